@@ -1,0 +1,5 @@
+import sys
+
+from rolewatch.cli import main
+
+sys.exit(main())

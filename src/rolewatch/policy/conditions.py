@@ -1,0 +1,108 @@
+"""How the analysis treats Condition blocks.
+
+An auditor cannot know the request context, so each condition is put in one of these classes
+(keys compare case-insensitively):
+
+| class        | keys                                                              | effect on an Allow          |
+|--------------|-------------------------------------------------------------------|-----------------------------|
+| time         | aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or  | evaluated now: a window that |
+|              | Numeric operator                                                  | closed in the past voids the statement; any other is satisfiable and dropped |
+| delegation   | iam:PermissionsBoundary                                           | the grant cannot create unbounded principals: not an escalation path |
+| pass-to      | iam:PassedToService                                               | PassRole only to the named services; escalation methods check the service |
+| restricting  | network origin (aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp), tags the caller does not control (aws:ResourceTag/, aws:PrincipalTag/, iam:ResourceTag/, <svc>:ResourceTag/), aws:MultiFactorAuthPresent, aws:SourceAccount, aws:SourceArn, aws:CalledVia, aws:ViaAWSService, iam:PolicyARN, iam:AWSServiceName, kms:ViaService, aws:PrincipalArn, aws:userid | the grant counts, marked conditional: findings built only from conditional grants are one severity lower and say which conditions |
+| unknown      | anything else                                                     | treated as satisfiable (conservative): the grant counts in full, and the evidence names the condition |
+
+For a Deny, only an unconditional statement (or one whose conditions are all `time` and satisfied)
+subtracts access; a conditional Deny may not apply to an attacker's request, so it is not relied on.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from rolewatch.policy.document import Condition
+
+TIME_KEYS = {"aws:currenttime", "aws:tokenissuetime", "aws:epochtime"}
+
+RESTRICTING_KEYS = {
+    "aws:sourceip",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:vpcsourceip",
+    "aws:multifactorauthpresent",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:viaawsservice",
+    "aws:principalarn",
+    "aws:userid",
+    "iam:policyarn",
+    "iam:awsservicename",
+    "kms:viaservice",
+}
+RESTRICTING_PREFIXES = ("aws:resourcetag/", "aws:principaltag/", "iam:resourcetag/")
+
+
+class ConditionClass(enum.Enum):
+    TIME_OPEN = "time-open"
+    TIME_CLOSED = "time-closed"
+    DELEGATION = "delegation"
+    PASS_TO = "pass-to"
+    RESTRICTING = "restricting"
+    UNKNOWN = "unknown"
+
+
+def classify(condition: Condition, now: datetime | None = None) -> ConditionClass:
+    key = condition.key.lower()
+    if key in TIME_KEYS:
+        return _time_class(condition, now or datetime.now(UTC))
+    if key == "iam:permissionsboundary":
+        return ConditionClass.DELEGATION
+    if key == "iam:passedtoservice":
+        return ConditionClass.PASS_TO
+    if key in RESTRICTING_KEYS or key.startswith(RESTRICTING_PREFIXES) or key.endswith(":resourcetag"):
+        return ConditionClass.RESTRICTING
+    if ":resourcetag/" in key:
+        return ConditionClass.RESTRICTING
+    return ConditionClass.UNKNOWN
+
+
+def _time_class(condition: Condition, now: datetime) -> ConditionClass:
+    base = condition.base
+    if not (base.startswith("Date") or base.startswith("Numeric")) or not condition.values:
+        return ConditionClass.UNKNOWN
+    # Only an upper bound in the past closes the window for good; lower bounds, equality and future
+    # upper bounds can all hold for some request now or later.
+    if base not in ("DateLessThan", "DateLessThanEquals", "NumericLessThan", "NumericLessThanEquals"):
+        return ConditionClass.TIME_OPEN
+    bounds = [_as_time(v) for v in condition.values]
+    if any(b is None for b in bounds):
+        return ConditionClass.UNKNOWN
+    # Several values are OR-ed: the window is closed only if every bound is in the past.
+    if all(b is not None and b <= now for b in bounds):
+        return ConditionClass.TIME_CLOSED
+    return ConditionClass.TIME_OPEN
+
+
+def _as_time(value: str) -> datetime | None:
+    text = value.strip()
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def passed_to_services(conditions: tuple[Condition, ...]) -> frozenset[str] | None:
+    """Services iam:PassedToService allows (lower-case patterns), or None when unrestricted."""
+    services: set[str] | None = None
+    for c in conditions:
+        if c.key.lower() == "iam:passedtoservice" and c.base in ("StringEquals", "StringLike"):
+            values = {v.lower() for v in c.values}
+            services = values if services is None else services & values
+    return None if services is None else frozenset(services)
