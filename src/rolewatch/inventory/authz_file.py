@@ -116,7 +116,9 @@ def _role(
         if policy is None or policy.document is None:
             missing.add(p["PolicyArn"])
             # Keep the attachment (rules on policy names still apply) without a document to analyse.
-            attached.append(AttachedPolicy(name=str(p.get("PolicyName") or p["PolicyArn"]), document=None, arn=p["PolicyArn"]))
+            attached.append(
+                AttachedPolicy(name=str(p.get("PolicyName") or p["PolicyArn"]), document=None, arn=p["PolicyArn"])
+            )
         else:
             attached.append(policy)
     boundary = None

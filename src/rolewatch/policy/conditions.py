@@ -3,14 +3,20 @@
 An auditor cannot know the request context, so each condition is put in one of these classes
 (keys compare case-insensitively):
 
-| class        | keys                                                              | effect on an Allow          |
-|--------------|-------------------------------------------------------------------|-----------------------------|
-| time         | aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or  | evaluated now: a window that |
-|              | Numeric operator                                                  | closed in the past voids the statement; any other is satisfiable and dropped |
-| delegation   | iam:PermissionsBoundary                                           | the grant cannot create unbounded principals: not an escalation path |
-| pass-to      | iam:PassedToService                                               | PassRole only to the named services; escalation methods check the service |
-| restricting  | network origin (aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp), tags the caller does not control (aws:ResourceTag/, aws:PrincipalTag/, iam:ResourceTag/, <svc>:ResourceTag/), aws:MultiFactorAuthPresent, aws:SourceAccount, aws:SourceArn, aws:CalledVia, aws:ViaAWSService, iam:PolicyARN, iam:AWSServiceName, kms:ViaService, aws:PrincipalArn, aws:userid | the grant counts, marked conditional: findings built only from conditional grants are one severity lower and say which conditions |
-| unknown      | anything else                                                     | treated as satisfiable (conservative): the grant counts in full, and the evidence names the condition |
+- time: aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or Numeric operator.
+  Evaluated now: an upper bound that lies in the past closes the window and voids the statement;
+  any other time condition can hold and is dropped.
+- delegation: iam:PermissionsBoundary. The grant cannot create unbounded principals, so it is not an
+  escalation path.
+- pass-to: iam:PassedToService. PassRole only to the named services; escalation methods check that
+  the service they pass a role to is among them.
+- restricting: network origin (aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp), tags the
+  caller does not control (aws:ResourceTag/, aws:PrincipalTag/, iam:ResourceTag/, <svc>:ResourceTag/),
+  aws:MultiFactorAuthPresent, aws:SourceAccount, aws:SourceArn, aws:CalledVia, aws:ViaAWSService,
+  iam:PolicyARN, iam:AWSServiceName, kms:ViaService, aws:PrincipalArn, aws:userid. The grant counts,
+  marked conditional: findings built only from conditional grants are one severity lower and name the
+  conditions.
+- unknown: anything else. Treated as satisfiable (conservative): the grant counts in full.
 
 For a Deny, only an unconditional statement (or one whose conditions are all `time` and satisfied)
 subtracts access; a conditional Deny may not apply to an attacker's request, so it is not relied on.

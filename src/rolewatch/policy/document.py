@@ -149,7 +149,7 @@ def _parse_statement(item: Any, where: str, kind: PolicyKind) -> Statement:
         raise PolicyError(where, f"unknown statement element(s): {', '.join(unknown)}")
     effect = item.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise PolicyError(_at(where, "Effect"), f"Effect must be \"Allow\" or \"Deny\", not {effect!r}")
+        raise PolicyError(_at(where, "Effect"), f'Effect must be "Allow" or "Deny", not {effect!r}')
     sid = item.get("Sid")
     if sid is not None and not isinstance(sid, str):
         raise PolicyError(_at(where, "Sid"), "Sid must be a string")
@@ -222,7 +222,7 @@ def _parse_principals(value: Any, where: str) -> Principals:
     if value == "*":
         return Principals((("AWS", ("*",)),))
     if not isinstance(value, dict) or not value:
-        raise PolicyError(where, "a principal is \"*\" or a map of AWS/Service/Federated/CanonicalUser")
+        raise PolicyError(where, 'a principal is "*" or a map of AWS/Service/Federated/CanonicalUser')
     entries = []
     for kind, ids in value.items():
         if kind not in _PRINCIPAL_KINDS:
@@ -255,7 +255,10 @@ def _parse_conditions(value: Any, where: str) -> tuple[Condition, ...]:
                 elif isinstance(v, (str, int, float)):
                     texts.append(str(v))
                 else:
-                    raise PolicyError(_at(op_where, str(key)), f"a condition value is a string, number or boolean, not {_json_type(v)}")
+                    raise PolicyError(
+                        _at(op_where, str(key)),
+                        f"a condition value is a string, number or boolean, not {_json_type(v)}",
+                    )
             out.append(Condition(str(operator), base, qualifier or None, if_exists, str(key), tuple(texts)))
     return tuple(out)
 

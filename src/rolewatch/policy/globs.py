@@ -54,6 +54,32 @@ def globs_intersect(a: str, b: str) -> bool:
     return False
 
 
+def arn_globs_intersect(pattern: str, arn_glob: str) -> bool:
+    """Can a Resource pattern match an ARN of the given format? IAM compares the six colon-delimited
+    parts of an ARN separately (a wildcard never spans a colon before the resource part)."""
+    if pattern == "*":
+        return True
+    left = pattern.split(":", 5)
+    right = arn_glob.split(":", 5)
+    if len(left) != 6 or len(right) != 6:
+        return globs_intersect(pattern, arn_glob)
+    return all(_part_intersects(a, b) for a, b in zip(left, right, strict=True))
+
+
+def _part_intersects(a: str, b: str) -> bool:
+    if a == b or a == "*" or b == "*":
+        return True
+    a_wild = "*" in a or "?" in a
+    b_wild = "*" in b or "?" in b
+    if not a_wild and not b_wild:
+        return False
+    if not a_wild:
+        return glob_match(b, a)
+    if not b_wild:
+        return glob_match(a, b)
+    return globs_intersect(a, b)
+
+
 def glob_covers(outer: str, inner: str) -> bool:
     """Does every string `inner` matches also match `outer`? Answers True only when provable simply."""
     if outer == "*" or outer == inner:

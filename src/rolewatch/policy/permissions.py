@@ -24,7 +24,7 @@ from rolewatch.model import PolicyError
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, ActionCatalogue, catalogue
 from rolewatch.policy.conditions import ConditionClass, classify, passed_to_services
 from rolewatch.policy.document import Condition, PolicyDocument, Statement, parse_policy
-from rolewatch.policy.globs import arn_format_glob, glob_covers, glob_match, globs_intersect
+from rolewatch.policy.globs import arn_format_glob, arn_globs_intersect, glob_covers, glob_match
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,13 @@ class Grant:
 
     def names_action(self, action: str) -> bool:
         """Whether the statement's Action/NotAction text covers an action (for names outside the catalogue)."""
-        hit = any(glob_match(p.lower(), action.lower()) for p in self.patterns)
+        action = action.lower()
+        service = action.split(":", 1)[0] + ":"
+        hit = any(
+            glob_match(p, action)
+            for p in (x.lower() for x in self.patterns)
+            if p.startswith(service) or p.split(":", 1)[0].count("*") or p.startswith("?")
+        )
         return hit != self.not_action
 
 
@@ -108,7 +114,9 @@ def compile_document(document: PolicyDocument) -> CompiledPolicy:
             conditional_denies.append(grant)
         else:
             denies.append(grant)
-    return CompiledPolicy(document, tuple(allows), tuple(denies), tuple(conditional_denies), tuple(unknown), tuple(void))
+    return CompiledPolicy(
+        document, tuple(allows), tuple(denies), tuple(conditional_denies), tuple(unknown), tuple(void)
+    )
 
 
 def _compile_statement(
@@ -179,7 +187,7 @@ def resource_pattern_mask(pattern: str) -> int:
     mask = 0
     for service in services:
         for resource_type, arn_format in cat.arn_formats[service].items():
-            if globs_intersect(pattern, arn_format_glob(arn_format)):
+            if arn_globs_intersect(pattern, arn_format_glob(arn_format)):
                 mask |= cat.actions_for_resource_type(service, resource_type)
     if len(parts) == 6 and parts[2] == "iam" and parts[4] == "aws":
         # arn:aws:iam::aws:policy/... names AWS-managed policies, which no customer can change.
@@ -207,7 +215,7 @@ class Permissions:
             for g in policy.allows:
                 m = g.mask
                 for d in denies:
-                    if m & d.mask and _deny_covers(d, g):
+                    if m & d.mask and deny_covers(d, g):
                         m &= ~d.mask
                 m &= bound_any
                 if not m:
@@ -247,7 +255,7 @@ class Permissions:
         return [lg.grant.pass_to for lg in self.grants if lg.mask & bit and not lg.grant.delegation]
 
 
-def _deny_covers(deny: Grant, allow: Grant) -> bool:
+def deny_covers(deny: Grant, allow: Grant) -> bool:
     if deny.unrestricted and not deny.not_resource:
         return True
     if deny.not_resource or allow.unrestricted:

@@ -1,0 +1,120 @@
+"""The `rolewatch` command: the same audit pipeline as the Lambda functions, from a terminal.
+
+    rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif] [--fail-on SEVERITY]
+
+Exit status: 0 clean (or nothing at or above --fail-on), 1 findings at or above --fail-on,
+2 bad input (an unreadable file stops at once with one line; a malformed document inside a readable
+file is listed in the report's errors while everything else is still audited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from rolewatch.model import AuditResult, RoleSnapshot, Severity
+
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+FORMATS = ("text", "json", "markdown", "sarif")
+
+
+class InputError(Exception):
+    """Input the command cannot use at all; the message is the one line the user sees."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rolewatch", description="Audit AWS IAM roles against least privilege.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser(
+        "check",
+        help="audit roles offline from `aws iam get-account-authorization-details` JSON or a policy document",
+        description="Audit roles offline. FILE is the JSON printed by `aws iam get-account-authorization-details` "
+        "(documents as objects or URL-encoded strings) or a single policy document. Use - for standard input.",
+    )
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--baseline", metavar="FILE", help="baseline YAML (default: the shipped default baseline)")
+    check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument(
+        "--fail-on",
+        metavar="SEVERITY",
+        type=_severity,
+        help="exit 1 when a finding at or above this severity exists (critical, high, medium, low, info)",
+    )
+    check.add_argument("--color", action="store_true", help="colour the text report")
+    return parser
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return _check(args, out)
+    except InputError as exc:
+        print(f"rolewatch: {exc}", file=err)
+        return EXIT_BAD_INPUT
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from rolewatch.audit import at_or_above, audit_roles
+    from rolewatch.baseline import BaselineError, load_baseline
+    from rolewatch.inventory.authz_file import NotAnAccountFile, read_account_json
+    from rolewatch.report import render
+
+    try:
+        baseline = load_baseline(args.baseline)
+    except (BaselineError, OSError) as exc:
+        raise InputError(f"{args.baseline}: {exc}") from None
+
+    roles: list[RoleSnapshot] = []
+    file_errors = []
+    notes: list[str] = []
+    for name in args.files:
+        value = _read_json(name)
+        try:
+            account = read_account_json(value, name)
+        except NotAnAccountFile as exc:
+            raise InputError(f"{name}: {exc}") from None
+        roles.extend(account.roles)
+        file_errors.extend(account.errors)
+        notes.extend(f"{name}: {n}" for n in account.notes)
+
+    result: AuditResult = audit_roles(roles, baseline)
+    result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
+    out.write(render(result, args.format, sources=list(args.files), color=args.color))
+    if not out.isatty():
+        out.flush()
+    if result.errors:
+        return EXIT_BAD_INPUT
+    if args.fail_on is not None and at_or_above(result.findings, args.fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _read_json(name: str) -> object:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not a JSON file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{name}: cannot read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{name}: not valid JSON: nested too deeply") from None
