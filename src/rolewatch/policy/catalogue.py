@@ -56,6 +56,7 @@ class ActionCatalogue:
         ]
         self._expand_cache: dict[str, int] = {}
         self._type_cache: dict[tuple[str, str], int] = {}
+        self._formats_by_service: dict[str, list[tuple[str, str, str]]] | None = None
 
     def __len__(self) -> int:
         return len(self.names)
@@ -125,6 +126,24 @@ class ActionCatalogue:
             return _or(self._service_mask[p] for p in prefixes)
         action_re = _glob_regex(action)
         return _mask(i for p in prefixes for name, i in self._service_actions[p] if action_re.fullmatch(name))
+
+    def formats_for_arn_service(self, arn_service: str | None) -> list[tuple[str, str, str]]:
+        """(prefix, resource type, ARN format) of every resource type whose ARN has this service field.
+
+        Not always the action's own prefix: sts:AssumeRole acts on arn:aws:iam::...:role/... ARNs.
+        None means every resource type (the pattern's service field holds a wildcard).
+        """
+        if self._formats_by_service is None:
+            index: dict[str, list[tuple[str, str, str]]] = {}
+            for prefix, formats in self.arn_formats.items():
+                for resource_type, arn_format in formats.items():
+                    parts = arn_format.split(":")
+                    key = parts[2].lower() if len(parts) > 2 else ""
+                    index.setdefault(key, []).append((prefix, resource_type, arn_format))
+            self._formats_by_service = index
+        if arn_service is None:
+            return [f for group in self._formats_by_service.values() for f in group]
+        return self._formats_by_service.get(arn_service.lower(), [])
 
     def actions_for_resource_type(self, prefix: str, resource_type: str) -> int:
         """Mask of the service's actions that accept the resource type in their Resource element."""

@@ -180,15 +180,11 @@ def resource_pattern_mask(pattern: str) -> int:
     if pattern == "*":
         return cat.all
     parts = pattern.split(":", 5)
-    if len(parts) == 6 and "*" not in parts[2] and "?" not in parts[2]:
-        services = [parts[2].lower()] if cat.is_known_service(parts[2]) else []
-    else:
-        services = list(cat.arn_formats)
+    literal_service = len(parts) == 6 and "*" not in parts[2] and "?" not in parts[2]
     mask = 0
-    for service in services:
-        for resource_type, arn_format in cat.arn_formats[service].items():
-            if arn_globs_intersect(pattern, arn_format_glob(arn_format)):
-                mask |= cat.actions_for_resource_type(service, resource_type)
+    for prefix, resource_type, arn_format in cat.formats_for_arn_service(parts[2] if literal_service else None):
+        if arn_globs_intersect(pattern, arn_format_glob(arn_format)):
+            mask |= cat.actions_for_resource_type(prefix, resource_type)
     if len(parts) == 6 and parts[2] == "iam" and parts[4] == "aws":
         # arn:aws:iam::aws:policy/... names AWS-managed policies, which no customer can change.
         mask &= cat.level_mask(ACCESS_LIST) | cat.level_mask(ACCESS_READ)

@@ -1,0 +1,41 @@
+"""Reports: an `AuditResult` rendered as JSON, text, Markdown or SARIF.
+
+`build_report` gives the JSON report object (schema `rolewatch.report/v1`, DESIGN.md); `render` gives
+any format as a string. The CLI and the Lambda handlers call only these two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from rolewatch.model import AuditResult
+from rolewatch.report.model import REPORT_SCHEMA, build_report
+from rolewatch.report.render_json import render_json
+from rolewatch.report.render_sarif import render_sarif
+from rolewatch.report.render_text import render_markdown, render_text
+
+FORMATS: tuple[str, ...] = ("json", "text", "markdown", "sarif")
+
+
+def render(
+    result: AuditResult,
+    fmt: str,
+    *,
+    sources: Sequence[str] = (),
+    color: bool = False,
+    generated_at: datetime | None = None,
+) -> str:
+    """The report in `fmt` (json, text, markdown or sarif). `color` only affects text."""
+    renderers: dict[str, Callable[[], str]] = {
+        "json": lambda: render_json(result, sources=sources, generated_at=generated_at),
+        "text": lambda: render_text(result, sources=sources, color=color),
+        "markdown": lambda: render_markdown(result, sources=sources, generated_at=generated_at),
+        "sarif": lambda: render_sarif(result, sources=sources),
+    }
+    if fmt not in renderers:
+        raise ValueError(f"unknown report format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+    return renderers[fmt]()
+
+
+__all__ = ["FORMATS", "REPORT_SCHEMA", "build_report", "render"]

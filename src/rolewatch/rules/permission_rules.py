@@ -163,6 +163,14 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
             continue
         union |= full
         (everywhere if (perm.unrestricted & full) == full else scoped).append(service)
+    for lg in perm.grants:  # "svc:*" on named resources: the statement's text says it all
+        if lg.grant.unrestricted or lg.grant.not_action:
+            continue
+        for pattern in lg.grant.patterns:
+            service, _, verb = pattern.lower().partition(":")
+            if verb == "*" and service not in everywhere + scoped and lg.mask & cat.service_mask(service) & ~reads:
+                scoped.append(service)
+                union |= lg.mask & cat.service_mask(service)
     if not union:
         return
     if everywhere:

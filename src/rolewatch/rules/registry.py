@@ -84,6 +84,8 @@ class RuleContext:
 
 
 RuleFunction = Callable[[RuleContext], Iterable[Finding]]
+# Catalogue entries the engine itself emits (audit.py), not a registered rule function.
+ENGINE_FINDINGS = frozenset({"suppression-expired"})
 _REGISTRY: dict[str, RuleFunction] = {}
 
 
