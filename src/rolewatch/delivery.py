@@ -1,0 +1,87 @@
+"""Delivery of reports: SNS publish with filterable attributes, and S3 for what SNS cannot carry.
+
+A report larger than SNS's 256 KB (counted in bytes: moto counts characters, AWS bytes) is stored
+whole in the report bucket as JSON, and the SNS message carries a shortened text plus the link. Any
+failure raises `DeliveryError`: the Lambda invocation then fails, is retried, and ends in the
+dead-letter queue, so no report is dropped silently. Throttling is retried by botocore's standard mode.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rolewatch.report.notification import SNS_MESSAGE_LIMIT, Notification, truncate_to_bytes
+
+REQUIRED_ACTIONS = frozenset({"sns:Publish", "s3:PutObject"})
+# Room kept below the SNS limit for the overflow notice and JSON escaping by the SDK.
+SAFETY_MARGIN = 4_096
+
+
+class DeliveryError(RuntimeError):
+    """A report could not be delivered; raised so the invocation fails and is retried."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    message_id: str
+    overflow_key: str | None = None
+    bytes: int = 0
+
+
+def publish(
+    notification: Notification,
+    full_report: dict[str, Any],
+    *,
+    sns: Any,
+    topic_arn: str,
+    s3: Any = None,
+    bucket: str | None = None,
+    key: str = "reports/report.json",
+) -> Delivered:
+    """Publish the notification; store the full JSON report in S3 first when it is too large."""
+    overflow_key = None
+    message = notification.message
+    if notification.size_in_bytes() > SNS_MESSAGE_LIMIT - SAFETY_MARGIN:
+        if s3 is None or not bucket:
+            raise DeliveryError(
+                f"report of {notification.size_in_bytes():,} bytes exceeds the SNS limit and no report bucket "
+                "is configured (set REPORT_BUCKET)"
+            )
+        _store(s3, bucket, key, full_report)
+        overflow_key = key
+        notice = (
+            f"\n\n[report truncated: {notification.size_in_bytes():,} bytes exceed the SNS limit. "
+            f"Full JSON report: s3://{bucket}/{key} "
+            f"(https://s3.console.aws.amazon.com/s3/object/{bucket}?prefix={key})]\n"
+        )
+        attributes_size = notification.size_in_bytes() - len(notification.message.encode("utf-8"))
+        message = truncate_to_bytes(message, SNS_MESSAGE_LIMIT - SAFETY_MARGIN - attributes_size, notice)
+    try:
+        response = sns.publish(
+            TopicArn=topic_arn,
+            Subject=notification.subject,
+            Message=message,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value} for name, value in notification.attributes.items()
+            },
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"SNS publish to {topic_arn} failed: {exc}") from exc
+    return Delivered(message_id=response["MessageId"], overflow_key=overflow_key, bytes=len(message.encode("utf-8")))
+
+
+def _store(s3: Any, bucket: str, key: str, report: dict[str, Any]) -> None:
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(report, indent=1).encode("utf-8"),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise DeliveryError(f"storing the full report at s3://{bucket}/{key} failed: {exc}") from exc
