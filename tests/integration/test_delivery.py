@@ -112,7 +112,7 @@ def test_oversize_without_bucket_raises(topic):
 def test_sns_failure_raises_so_lambda_retries(aws):
     sns = boto3.client("sns", region_name=REGION)
     note = compose(AuditResult(findings=(finding(Severity.HIGH),)), account="1")
-    with pytest.raises(DeliveryError, match="NotFound|does not exist"):
+    with pytest.raises(DeliveryError, match=r"NotFound|does not exist"):
         publish(note, {}, sns=sns, topic_arn="arn:aws:sns:us-east-1:123456789012:missing")
 
 
