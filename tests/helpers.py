@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from rolewatch.audit import audit_roles
@@ -10,6 +11,7 @@ from rolewatch.baseline import Baseline, Profile
 from rolewatch.model import AttachedPolicy, Finding, RoleSnapshot
 
 ACCOUNT = "111122223333"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NEUTRAL = Baseline(profiles=(Profile(name="neutral"),))
 EC2_TRUST = {
     "Version": "2012-10-17",

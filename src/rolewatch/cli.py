@@ -75,8 +75,10 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
 
     try:
         baseline = load_baseline(args.baseline)
-    except (BaselineError, OSError) as exc:
-        raise InputError(f"{args.baseline}: {exc}") from None
+    except BaselineError as exc:
+        raise InputError(str(exc)) from None  # the message already names the file
+    except OSError as exc:
+        raise InputError(f"{args.baseline}: cannot read: {exc.strerror or exc}") from None
 
     roles: list[RoleSnapshot] = []
     file_errors = []

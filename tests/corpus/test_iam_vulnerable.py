@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import NEUTRAL
+from helpers import NEUTRAL, SHARED_DATA
 
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
@@ -23,8 +23,6 @@ UNDECIDABLE = {"privesc-AssumeRole-start-user"}
 
 @pytest.fixture(scope="module")
 def lab(request):
-    from conftest import SHARED_DATA
-
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not present at {SHARED_DATA}")
     entries = json.loads((SHARED_DATA / "iam-vulnerable.json").read_text())

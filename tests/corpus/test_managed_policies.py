@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import pytest
-from helpers import NEUTRAL
+from helpers import NEUTRAL, SHARED_DATA
 
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
@@ -22,8 +22,6 @@ FLAG_TO_CATEGORIES = {
 
 @pytest.fixture(scope="module")
 def verdicts():
-    from conftest import SHARED_DATA
-
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not present at {SHARED_DATA}")
     managed = json.loads((SHARED_DATA / "aws-managed-policies.json").read_text())

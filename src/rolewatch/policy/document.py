@@ -106,10 +106,14 @@ def decode_document(raw: Any, location: str = "") -> Any:
         text = unquote(text).strip()
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "document nests too deeply"
-        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise PolicyError(location, f"document is not valid JSON: {message}{where}") from None
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            location, f"document is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise PolicyError(location, "document is not valid JSON: it nests too deeply") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise PolicyError(location, f"document is not valid JSON: {exc}") from None
 
 
 def parse_policy(raw: Any, location: str = "", kind: PolicyKind = "any") -> PolicyDocument:
@@ -121,7 +125,7 @@ def parse_policy(raw: Any, location: str = "", kind: PolicyKind = "any") -> Poli
     if unknown:
         raise PolicyError(location, f"unknown top-level element(s): {', '.join(unknown)}")
     version = value.get("Version")
-    if version is not None and version not in VERSIONS:
+    if version is not None and (not isinstance(version, str) or version not in VERSIONS):
         raise PolicyError(_at(location, "Version"), f"unsupported policy version {version!r}")
     policy_id = value.get("Id")
     if policy_id is not None and not isinstance(policy_id, str):
@@ -157,7 +161,8 @@ def _parse_statement(item: Any, where: str, kind: PolicyKind) -> Statement:
     actions, not_action = _pair(item, "Action", "NotAction", where, required=True)
     for i, action in enumerate(actions):
         if action != "*" and ":" not in action:
-            raise PolicyError(_at(where, f"Action[{i}]"), f"{action!r} is not of the form service:action")
+            element = "NotAction" if not_action else "Action"
+            raise PolicyError(_at(where, f"{element}[{i}]"), f"{action!r} is not of the form service:action")
 
     resources, not_resource = _pair(item, "Resource", "NotResource", where, required=kind == "identity")
     if kind == "trust" and resources:

@@ -1,0 +1,61 @@
+"""moto fixtures shared by the integration tests: a fake account in us-east-1, never real AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from rolewatch.inventory.clients import AwsClients, make_clients
+from rolewatch.inventory.iam_reader import AWS_MANAGED_POLICY_CACHE
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, a fixed region, and nothing that could point boto3 at a real endpoint."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+
+
+@pytest.fixture(autouse=True)
+def empty_policy_cache() -> Iterator[None]:
+    """The AWS-managed policy cache lives at module level (warm Lambdas); tests start cold."""
+    AWS_MANAGED_POLICY_CACHE.clear()
+    yield
+    AWS_MANAGED_POLICY_CACHE.clear()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A moto account without AWS-managed policies (fast)."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def aws_with_managed_policies() -> Iterator[None]:
+    """A moto account where AWS-managed policies (AmazonS3ReadOnlyAccess, ...) exist, as in real IAM."""
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        yield
+
+
+@pytest.fixture
+def clients(aws: None) -> AwsClients:
+    return make_clients(region=REGION)
+
+
+@pytest.fixture
+def managed_clients(aws_with_managed_policies: None) -> AwsClients:
+    return make_clients(region=REGION)
