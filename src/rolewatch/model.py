@@ -218,3 +218,15 @@ class AuditResult:
     roles_audited: int = 0
     roles_skipped: dict[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LiveCheckResult:
+    """What a live check (one that calls AWS, e.g. Access Analyzer) adds to a role's audit.
+
+    `skipped` holds one human-readable reason per check that could not run (no analyzer, access denied,
+    throttled, endpoint without the service); the service layer turns them into one `info` finding.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[str, ...] = ()
