@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# aws-sam-cli pins its own boto3, so it gets a venv of its own.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# Offline and quiet: no telemetry; IAM's events reach EventBridge only in us-east-1, where rolewatch deploys.
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+TEMPLATES := template.yaml templates/forwarder.yaml
 
-.PHONY: demo test lint unit bench catalogue clean
+.PHONY: demo test lint template unit bench catalogue clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,17 +21,28 @@ $(STAMP): requirements-dev.txt pyproject.toml
 
 venv: $(STAMP)
 
+$(SAM_STAMP): requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
 demo: $(STAMP)
-	$(VENV)/bin/rolewatch check examples/sample-account.json --format text || [ $$? -eq 1 ]
+	$(PY) -m rolewatch.demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
 
+# The deployable templates: cfn-lint (from .venv) and SAM's own validation with its linter.
+template: $(STAMP) $(SAM_STAMP)
+	$(VENV)/bin/cfn-lint $(TEMPLATES)
+	for t in $(TEMPLATES); do $(SAM) validate --lint --region us-east-1 --template-file $$t || exit 1; done
+
 unit: $(STAMP)
 	$(PY) -m pytest
 
-test: lint unit
+test: lint template unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_check.py
@@ -34,4 +51,4 @@ catalogue: $(STAMP)
 	$(PY) scripts/build_action_catalogue.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache out
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache out

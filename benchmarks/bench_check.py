@@ -104,6 +104,33 @@ def _run():
 _extra = {"exit": _run(), "mode": _mode}
 """
 
+# What `rolewatch check --format json` does once the CLI writes the report with
+# rolewatch.report.write_report (finding by finding) and lets the parsed file go after reading it:
+# the same pipeline, shown beside the CLI so the difference in memory is visible. Informational.
+STREAMED_BODY = """
+_t = time.perf_counter()
+from dataclasses import replace
+from rolewatch.audit import audit_roles
+from rolewatch.baseline import load_baseline
+from rolewatch.inventory.authz_file import read_account_json
+from rolewatch.report import write_report
+_imports = time.perf_counter() - _t
+
+def _run():
+    baseline = load_baseline(None)
+    with open(FILE, encoding="utf-8") as f:
+        value = json.loads(f.read())
+    account = read_account_json(value, FILE)
+    del value
+    result = audit_roles(account.roles, baseline)
+    result = replace(result, errors=tuple(account.errors) + result.errors, notes=tuple(account.notes) + result.notes)
+    with open(OUT, "w", encoding="utf-8") as sink:
+        write_report(result, "json", sink, sources=[FILE])
+    return 2 if result.errors else 0
+
+_extra = {"exit": _run(), "mode": "streamed"}
+"""
+
 # Cloudsplaining's `scan` minus the HTML report: its default exclusions file, the schema check, the
 # full AuthorizationDetails analysis and `.results`, and the results data file written once (`scan`
 # computes `.results` twice and writes two data files; doing it once favours Cloudsplaining).
@@ -343,7 +370,8 @@ def print_table(roles: int, floor: Measurement, rolewatch: Measurement, others: 
 def verdicts(
     roles: int, floor: Measurement, rolewatch: Measurement, cloudsplaining: Measurement | None
 ) -> list[tuple[str, str]]:
-    """One (verdict, explanation) per target: PASS, FAIL, or UNKNOWN when a measurement is missing."""
+    """One (verdict, explanation) per target: PASS, MISS, or UNKNOWN when a measurement is missing.
+    The memory target is set at 5,000 roles; at other sizes it is printed for information."""
     lines: list[tuple[str, str]] = []
     if cloudsplaining is not None:
         if not rolewatch.ok or not (cloudsplaining.ok or cloudsplaining.timed_out_after):
@@ -351,17 +379,19 @@ def verdicts(
         else:
             bound = cloudsplaining.wall if cloudsplaining.ok else cloudsplaining.timed_out_after
             speedup = (bound or 0.0) / (rolewatch.wall or 1.0)
-            verdict = "PASS" if speedup >= SPEEDUP_TARGET else "FAIL" if cloudsplaining.ok else "UNKNOWN"
+            verdict = "PASS" if speedup >= SPEEDUP_TARGET else "MISS" if cloudsplaining.ok else "UNKNOWN"
             qualifier = "" if cloudsplaining.ok else "at least "
             lines.append((verdict, f">= {SPEEDUP_TARGET:.0f}x faster than Cloudsplaining: {qualifier}{speedup:.1f}x"))
     if rolewatch.ok and floor.ok:
         factor = (rolewatch.wall or 0.0) / (floor.wall or 1.0)
-        verdict = "PASS" if factor <= FLOOR_TARGET else "FAIL"
+        verdict = "PASS" if factor <= FLOOR_TARGET else "MISS"
         lines.append((verdict, f"<= {FLOOR_TARGET:.0f}x the json.loads floor: {factor:.1f}x"))
     else:
         lines.append(("UNKNOWN", f"<= {FLOOR_TARGET:.0f}x the json.loads floor: a run failed"))
-    if roles == MEMORY_TARGET_ROLES and rolewatch.ok:
-        verdict = "PASS" if (rolewatch.peak_rss_mb or 0.0) < MEMORY_TARGET_MB else "FAIL"
+    if rolewatch.ok:
+        verdict = "PASS" if (rolewatch.peak_rss_mb or 0.0) < MEMORY_TARGET_MB else "MISS"
+        if roles != MEMORY_TARGET_ROLES:
+            verdict = f"({verdict})"  # the target is set at 5,000 roles only
         lines.append((verdict, f"< {MEMORY_TARGET_MB:.0f} MB peak RSS: {rolewatch.peak_rss_mb:.1f} MB"))
     return lines
 
@@ -391,6 +421,9 @@ def bench_one_size(roles: int, args: argparse.Namespace) -> list[tuple[str, str]
     settings = ChildSettings(python=args.python, timeout=args.timeout)
     floor = measure("json.loads", FLOOR_BODY, path, settings, args.repeat)
     rolewatch = measure("rolewatch", ROLEWATCH_BODY, path, settings, args.repeat)
+    others = []
+    if not args.skip_streamed:
+        others.append(measure("rw streamed (i)", STREAMED_BODY, path, settings, args.repeat))
     cloudsplaining = None
     if not args.skip_cloudsplaining:
         decoded_path, decoded = ensure_decoded_copy(path)
@@ -400,7 +433,7 @@ def bench_one_size(roles: int, args: argparse.Namespace) -> list[tuple[str, str]
             )
         source = decoded_path if decoded else path
         cloudsplaining = measure("cloudsplaining", CLOUDSPLAINING_BODY, source, settings)
-    print_table(roles, floor, rolewatch, [cloudsplaining] if cloudsplaining else [])
+    print_table(roles, floor, rolewatch, others + ([cloudsplaining] if cloudsplaining else []))
     if rolewatch.ok:
         print(
             f"rolewatch ({rolewatch.extra.get('mode')}): {rolewatch.extra.get('findings')} findings, "
@@ -427,6 +460,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per run (default {DEFAULT_TIMEOUT:.0f})"
     )
     parser.add_argument("--skip-cloudsplaining", action="store_true", help="measure the floor and rolewatch only")
+    parser.add_argument(
+        "--skip-streamed", action="store_true", help="leave out the informational streamed-report rolewatch run"
+    )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one rolewatch run")
     parser.add_argument("--out-dir", type=Path, default=GENERATED_DIR, help="where account files are generated")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the measured runs")
@@ -445,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nsummary")
     for verdict, text in summary:
         print(f"  {verdict:<8} {text}")
-    return 1 if any(verdict == "FAIL" for verdict, _ in summary) else 0
+    return 1 if any(verdict == "MISS" for verdict, _ in summary) else 0
 
 
 if __name__ == "__main__":

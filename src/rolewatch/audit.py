@@ -7,14 +7,18 @@ rule that crashes becomes an error too, never a dead run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Generic, TypeVar
 
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.model import AuditError, AuditResult, Finding, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.document import PolicyDocument, parse_policy
-from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy
+from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rules.registry import AccountView, RuleContext, registered_rules, rule_catalogue
 
 
@@ -32,7 +36,7 @@ def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
 class _Prepared:
     __slots__ = ("errors", "permissions", "policies", "role", "trust")
 
-    def __init__(self, role: RoleSnapshot) -> None:
+    def __init__(self, role: RoleSnapshot, shared: _Recent[tuple[object, ...], Permissions]) -> None:
         self.role = role
         self.errors: list[AuditError] = []
         self.policies: list[tuple[str, CompiledPolicy]] = []
@@ -49,13 +53,116 @@ class _Prepared:
                 boundary = compile_policy(b.document, b.location)
             except PolicyError as exc:
                 self.errors.append(AuditError(role.arn, exc.location or b.location, exc.message))
-        self.permissions = Permissions(self.policies, boundary)
+        # Roles with the same policies (same labels, same compiled documents) and the same boundary
+        # have the same effective permissions: computed once. Compiled policies are cached objects,
+        # so their identity stands for their text.
+        key = (tuple((label, id(compiled)) for label, compiled in self.policies), id(boundary))
+        permissions = shared.get(key)
+        if permissions is None:
+            permissions = shared.put(key, Permissions(self.policies, boundary))
+        self.permissions = permissions
         self.trust: PolicyDocument | None = None
         if role.trust_policy is not None:
+            location = f"{role.name}.AssumeRolePolicyDocument"
             try:
-                self.trust = parse_policy(role.trust_policy, f"{role.name}.AssumeRolePolicyDocument", "trust")
+                self.trust = parse_trust_policy(role.trust_policy, location)
             except PolicyError as exc:
                 self.errors.append(AuditError(role.arn, exc.location, exc.message))
+
+
+def _trust_or_none(role: RoleSnapshot) -> PolicyDocument | None:
+    """The parsed trust policy, or None when it is missing or malformed (_Prepared reports the error)."""
+    if role.trust_policy is None:
+        return None
+    try:
+        return parse_trust_policy(role.trust_policy, "")
+    except PolicyError:
+        return None
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+SHARED_PERMISSIONS = 256  # permissions kept for reuse by roles with the same policies
+RECENT_ROLES = 256  # other roles' permissions kept for the cross-role rules
+
+
+class _Recent(Generic[K, V]):
+    """A small least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> V:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
+
+
+class _PermissionsByArn(dict):  # type: ignore[type-arg]  # AccountView.permissions is a dict by ARN
+    """Every audited role's permissions by ARN, computed when asked for and kept for a few roles."""
+
+    def __init__(self, roles: dict[str, RoleSnapshot], shared: _Recent[tuple[object, ...], Permissions]) -> None:
+        super().__init__()
+        self._roles = roles
+        self._shared = shared
+        self._recent: _Recent[str, Permissions] = _Recent(RECENT_ROLES)
+
+    def remember(self, arn: str, permissions: Permissions) -> None:
+        self._recent.put(arn, permissions)
+
+    def __getitem__(self, arn: str) -> Permissions:
+        found = self._recent.get(arn)
+        if found is None:
+            role = self._roles[arn]  # KeyError for a role outside the audit, as a dict would
+            found = self._recent.put(arn, _Prepared(role, self._shared).permissions)
+        return found
+
+    def get(self, arn: str, default: Permissions | None = None) -> Permissions | None:  # type: ignore[override]
+        return self[arn] if arn in self._roles else default
+
+    def __contains__(self, arn: object) -> bool:
+        return arn in self._roles
+
+    def __len__(self) -> int:
+        return len(self._roles)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._roles)
+
+    def keys(self) -> Iterator[str]:  # type: ignore[override]
+        return iter(self._roles)
+
+    def values(self) -> Iterator[Permissions]:  # type: ignore[override]
+        return (self[arn] for arn in self._roles)
+
+    def items(self) -> Iterator[tuple[str, Permissions]]:  # type: ignore[override]
+        return ((arn, self[arn]) for arn in self._roles)
+
+
+def parse_trust_policy(raw: object, location: str) -> PolicyDocument:
+    """parse_policy(raw, location, "trust"), cached by the document's text: most roles share one of a
+    few trust policies. Statement locations start at "Statement[...]"; errors carry `location`."""
+    try:
+        # Keys keep their order (no sort_keys): principals are reported in the order written.
+        key = document_key(raw) if isinstance(raw, (str, bytes, bytearray)) else json.dumps(raw, default=str)
+        return _parse_trust_cached(key)
+    except PolicyError as exc:
+        where = ".".join(part for part in (location, exc.location) if part)
+        raise PolicyError(where, exc.message) from None
+
+
+@lru_cache(maxsize=1024)
+def _parse_trust_cached(key: str) -> PolicyDocument:
+    return parse_policy(key, "", "trust")
 
 
 def audit_roles(
@@ -75,22 +182,29 @@ def audit_roles(
     rule_catalogue()  # validate the catalogue before any role is read
 
     skipped: dict[str, int] = {}
-    prepared: list[_Prepared] = []
+    audited: list[RoleSnapshot] = []
     account = AccountView()
     for role in roles:
         if baseline.skip_service_linked and role.is_service_linked:
             skipped["service-linked"] = skipped.get("service-linked", 0) + 1
             continue
-        p = _Prepared(role)
-        prepared.append(p)
+        audited.append(role)
         account.roles[role.arn] = role
-        account.permissions[role.arn] = p.permissions
-        if p.trust is not None:
-            account.trust[role.arn] = p.trust
+        trust = _trust_or_none(role)
+        if trust is not None:
+            account.trust[role.arn] = trust
+    # One role at a time: its permissions are computed, its rules run, and they are let go, so memory
+    # holds the findings and not 5,000 roles' permissions. Cross-role rules get other roles'
+    # permissions on demand (_PermissionsByArn).
+    shared: _Recent[tuple[object, ...], Permissions] = _Recent(SHARED_PERMISSIONS)
+    by_arn = _PermissionsByArn(account.roles, shared)
+    account.permissions = by_arn
 
     findings: list[Finding] = []
     errors: list[AuditError] = []
-    for p in prepared:
+    for role in audited:
+        p = _Prepared(role, shared)
+        by_arn.remember(role.arn, p.permissions)
         errors.extend(p.errors)
         services = trusted_services(p.trust)
         profile = baseline.profile_for(p.role, services)
@@ -101,13 +215,15 @@ def audit_roles(
             except Exception as exc:  # a crashing rule is reported, never a dead run
                 errors.append(AuditError(p.role.arn, f"rule:{rule_id}", f"rule failed: {type(exc).__name__}: {exc}"))
                 continue
-            findings.extend(_apply_suppressions(produced, p.role, baseline, today, ctx))
+            if produced:
+                findings.extend(_apply_suppressions(produced, p.role, baseline, today, ctx))
 
-    findings.sort(key=lambda f: (-f.severity.rank, f.resource, f.rule, f.actions))
+    rank = {severity: severity.rank for severity in Severity}
+    findings.sort(key=lambda f: (-rank[f.severity], f.resource, f.rule, f.actions))
     return AuditResult(
         findings=tuple(findings),
         errors=tuple(errors),
-        roles_audited=len(prepared),
+        roles_audited=len(audited),
         roles_skipped=skipped,
     )
 

@@ -12,9 +12,10 @@ baseline silently weakens the audit.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from fnmatch import fnmatchcase
 from functools import cache
@@ -24,14 +25,16 @@ from typing import Any
 
 import yaml
 
-from rolewatch.model import Finding, RoleSnapshot, Severity
+from rolewatch.model import Finding, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.catalogue import catalogue
+from rolewatch.policy.document import parse_policy
 
 DEFAULT_BASELINE = "rolewatch/baselines/default.yaml"
 
 # IAM's limits for a role's MaxSessionDuration, in seconds.
 MIN_SESSION_SECONDS = 3600
 MAX_SESSION_SECONDS = 43200
+MAX_UNUSED_DAYS = 3650
 
 # Role names and service principals cannot contain "|", so it separates alternative globs.
 ALTERNATIVES = "|"
@@ -76,6 +79,24 @@ class Selector:
 
 
 @dataclass(frozen=True)
+class AccessAnalyzerSettings:
+    """Which IAM Access Analyzer checks run for a profile's roles, and what they compare against.
+
+    The custom policy checks (CheckAccessNotGranted, CheckNoNewAccess, CheckNoPublicAccess) are billed
+    per call, so each can be switched off per profile; ValidatePolicy and the analyzer findings are free.
+    """
+
+    validate_policy: bool = True
+    check_access_not_granted: bool = True  # needs sensitive actions (here or the profile's own)
+    check_no_new_access: bool = True  # needs a reference_policy
+    check_no_public_access: bool = True  # the trust policy
+    findings: bool = True  # an analyzer's external-access and unused-access findings for the role
+    recommendations: bool = True  # GenerateFindingRecommendation for unused permissions
+    sensitive_actions: tuple[str, ...] = ()  # checked in addition to the profile's sensitive_actions
+    reference_policy: str | None = None  # JSON text; None: CheckNoNewAccess has nothing to compare with
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     description: str = ""
@@ -94,6 +115,8 @@ class Profile:
     allowed_managed_policies: tuple[str, ...] = ()  # AWS-managed policies accepted despite prefer_customer_managed
     permissions_boundary: str | None = None  # the boundary policy (name or ARN) roles of this class carry
     severities: tuple[tuple[str, Severity], ...] = ()  # rule id -> severity for this profile's findings
+    max_unused_days: int | None = None  # a role not used for longer is reported (unused-role); None: off
+    access_analyzer: AccessAnalyzerSettings = field(default_factory=AccessAnalyzerSettings)
 
     @property
     def restricts_actions(self) -> bool:
@@ -117,6 +140,11 @@ class Profile:
     def severity_for(self, rule_id: str) -> Severity | None:
         return dict(self.severities).get(rule_id)
 
+    @property
+    def access_analyzer_sensitive_actions(self) -> tuple[str, ...]:
+        """What CheckAccessNotGranted looks for: the profile's sensitive actions plus the Access Analyzer list."""
+        return tuple(dict.fromkeys((*self.sensitive_actions, *self.access_analyzer.sensitive_actions)))
+
     def forbids_policy(self, arn: str) -> bool:
         return any(policy_matches(p, arn) for p in self.forbidden_managed_policies)
 
@@ -134,6 +162,24 @@ def _permitted_mask(services: tuple[str, ...], actions: tuple[str, ...]) -> int:
             service_mask |= cat.service_mask(service)
     action_mask = cat.mask_of(actions) if actions else cat.all
     return service_mask & action_mask
+
+
+def reference_policy_from_profile(profile: Profile) -> dict[str, Any] | None:
+    """The profile's allowed access as an identity policy on every resource (None when it allows everything).
+
+    As in `Profile.permitted_mask`: with only services, every action of them ("service:*"); with actions,
+    those actions, less any outside the listed services.
+    """
+    if not profile.restricts_actions:
+        return None
+    services = set(profile.allowed_services)
+    if not profile.allowed_actions:
+        actions = [f"{s}:*" for s in profile.allowed_services]
+    else:
+        actions = [a for a in profile.allowed_actions if not services or a.split(":", 1)[0].lower() in services]
+    if not actions:
+        return None
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
 
 
 def policy_matches(pattern: str, arn: str) -> bool:
@@ -241,8 +287,21 @@ _INHERITABLE_KEYS = {
     "resources",
     "permissions_boundary",
     "severities",
+    "max_unused_days",
+    "access_analyzer",
     *_STRING_LIST_FIELDS,
 }
+_ACCESS_ANALYZER_SWITCHES = (
+    "validate_policy",
+    "check_access_not_granted",
+    "check_no_new_access",
+    "check_no_public_access",
+    "findings",
+    "recommendations",
+)
+_ACCESS_ANALYZER_KEYS = {*_ACCESS_ANALYZER_SWITCHES, "sensitive_actions", "reference_policy"}
+# `reference_policy: profile` builds the reference from the profile's allowed_services/allowed_actions.
+REFERENCE_FROM_PROFILE = "profile"
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -303,7 +362,7 @@ class _Parser:
             value, at = values[key]
             return convert(value, at)
 
-        return Profile(
+        profile = Profile(
             name=name,
             description=self.string(own.get("description", ""), f"{where}.description", allow_empty=True).strip(),
             selector=self.selector(own.get("selector", {}), f"{where}.selector"),
@@ -320,7 +379,42 @@ class _Parser:
             resources=get("resources", self.resource_map, ()),
             permissions_boundary=get("permissions_boundary", self.optional_string, None),
             severities=get("severities", self.severity_map, ()),
+            max_unused_days=get("max_unused_days", self.unused_days, None),
         )
+        settings = self.access_analyzer(defaults.get("access_analyzer"), own.get("access_analyzer"), where, profile)
+        return replace(profile, access_analyzer=settings)
+
+    def access_analyzer(self, inherited: Any, own: Any, where: str, profile: Profile) -> AccessAnalyzerSettings:
+        """`defaults.access_analyzer` merged key by key with the profile's own `access_analyzer`."""
+        values: dict[str, tuple[Any, str]] = {}
+        for raw, at in ((inherited, "defaults.access_analyzer"), (own, f"{where}.access_analyzer")):
+            if raw is not None:
+                values.update({k: (v, f"{at}.{k}") for k, v in self.mapping(raw, at, _ACCESS_ANALYZER_KEYS).items()})
+        switches = {key: self.boolean(*values[key]) for key in _ACCESS_ANALYZER_SWITCHES if key in values}
+        sensitive = self.action_patterns(*values["sensitive_actions"]) if "sensitive_actions" in values else ()
+        reference = (
+            self.reference_policy(*values["reference_policy"], profile) if "reference_policy" in values else None
+        )
+        return AccessAnalyzerSettings(**switches, sensitive_actions=sensitive, reference_policy=reference)
+
+    def reference_policy(self, raw: Any, where: str, profile: Profile) -> str | None:
+        """A policy document (mapping), `profile` (built from the profile's allowed services/actions), or null."""
+        if raw is None:
+            return None
+        if raw == REFERENCE_FROM_PROFILE:
+            document = reference_policy_from_profile(profile)
+            if document is None:
+                raise self.fail(where, "`profile` needs a profile that lists allowed_services or allowed_actions")
+            return json.dumps(document, sort_keys=True)
+        if not isinstance(raw, Mapping):
+            raise self.fail(
+                where, f"expected a policy document (a mapping) or {REFERENCE_FROM_PROFILE!r}, not {_kind(raw)}"
+            )
+        try:
+            parse_policy(dict(raw), "", "identity")
+        except PolicyError as exc:
+            raise self.fail(_join(where, exc.location), exc.message) from None
+        return json.dumps(raw, sort_keys=True)
 
     def selector(self, raw: Any, where: str) -> Selector:
         sel = self.mapping(raw if raw is not None else {}, where, _SELECTOR_KEYS)
@@ -400,6 +494,14 @@ class _Parser:
             raise self.fail(where, "expected an integer")
         if not MIN_SESSION_SECONDS <= raw <= MAX_SESSION_SECONDS:
             raise self.fail(where, f"must be between {MIN_SESSION_SECONDS} and {MAX_SESSION_SECONDS} seconds")
+        return raw
+
+    def unused_days(self, raw: Any, where: str) -> int | None:
+        """Days (1..3650), or null to switch the unused-role check off for the profile."""
+        if raw is None:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_UNUSED_DAYS:
+            raise self.fail(where, f"expected a number of days from 1 to {MAX_UNUSED_DAYS}, or null (off)")
         return raw
 
     def services(self, raw: Any, where: str) -> tuple[str, ...]:

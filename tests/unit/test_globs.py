@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rolewatch.policy.globs import arn_format_glob, arn_globs_intersect, glob_covers, glob_match, globs_intersect
+from rolewatch.policy.globs import (
+    arn_format_glob,
+    arn_format_tokens,
+    arn_globs_intersect,
+    arn_pattern_meets_format,
+    glob_covers,
+    glob_match,
+    globs_intersect,
+)
 
 
 @pytest.mark.parametrize(
@@ -175,3 +184,116 @@ def test_glob_covers_is_sound(outer: str, inner: str, fillers: list[str]) -> Non
 )
 def test_arn_format_glob(arn_format: str, expected: str) -> None:
     assert arn_format_glob(arn_format) == expected
+
+
+# -- ARN formats: variables stay within their segment -----------------------------------------------
+@pytest.mark.parametrize(
+    ("pattern", "arn_format", "expected"),
+    [
+        pytest.param("arn:aws:s3:::bucket/*", "arn:${Partition}:s3:::${BucketName}", False, id="bucket-holds-no-slash"),
+        pytest.param("arn:aws:s3:::bucket", "arn:${Partition}:s3:::${BucketName}", True, id="bucket"),
+        pytest.param("arn:aws:s3:::bucket*", "arn:${Partition}:s3:::${BucketName}", True, id="bucket-prefix"),
+        pytest.param("arn:aws:s3:::*", "arn:${Partition}:s3:::${BucketName}", True, id="every-bucket"),
+        pytest.param("arn:aws:s3:::bucket/*", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", True, id="objects"),
+        pytest.param(
+            "arn:aws:s3:::bucket/a/b/c.txt", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", True, id="object-path"
+        ),
+        pytest.param(
+            "arn:aws:s3:::bucket", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", False, id="bucket-is-no-object"
+        ),
+        pytest.param(
+            "arn:aws:iam::123:role/team/app/*",
+            "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}",
+            True,
+            id="role-names-hold-paths",
+        ),
+        pytest.param(
+            "arn:aws:logs:*:*:log-group:/aws/lambda/fn:*",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            True,
+            id="log-group-names-hold-slashes",
+        ),
+        pytest.param(
+            "arn:aws:logs:*:*:log-group:a:b:log-stream:x",
+            "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+            False,
+            id="log-group-names-hold-no-colon",
+        ),
+        pytest.param(
+            "arn:aws:secretsmanager:*:*:secret:prod/db-*",
+            "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}",
+            True,
+            id="secret-names-hold-slashes",
+        ),
+        pytest.param(
+            "arn:aws:sqs:*:*:queue/x", "arn:${Partition}:sqs:${Region}:${Account}:${QueueName}", False, id="queue"
+        ),
+        pytest.param(
+            "arn:aws:mgh:*:*:arn:aws:x:y/z",
+            "arn:${Partition}:mgh:${Region}:${Account}:${ConnectionArn}",
+            True,
+            id="an-embedded-arn-holds-anything",
+        ),
+        pytest.param(
+            "arn:aws:s3:::*/x?y", "arn:${Partition}:s3:::${BucketName}/${ObjectName}", True, id="inner-wildcards"
+        ),
+        pytest.param("arn:aws:s3:::b?", "arn:${Partition}:s3:::${BucketName}", True, id="question-mark"),
+        pytest.param("arn:aws:s3:::b?c/x", "arn:${Partition}:s3:::${BucketName}", False, id="question-then-slash"),
+        pytest.param("*", "arn:${Partition}:s3:::${BucketName}", True, id="star"),
+    ],
+)
+def test_arn_pattern_meets_format(pattern: str, arn_format: str, expected: bool) -> None:
+    assert arn_pattern_meets_format(pattern, arn_format_tokens(arn_format)) is expected
+
+
+FORMATS_FOR_PROPERTIES = [
+    "arn:${Partition}:s3:::${BucketName}",
+    "arn:${Partition}:s3:::${BucketName}/${ObjectName}",
+    "arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}",
+    "arn:${Partition}:states:${Region}:${Account}:execution:${StateMachineName}/${MapRunLabel}:${ExecutionId}",
+    "arn:${Partition}:backup:${Region}:${Account}:framework:${FrameworkName}-${FrameworkId}",
+    "arn:${Partition}:codeartifact:${Region}:${Account}:package-group/${DomainName}${EncodedPackageGroupPattern}",
+]
+
+
+def _oracle_regex(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """The format as a regex, written independently of globs.py's fast paths."""
+    parts = []
+    for token in tokens:
+        if len(token) == 1:
+            parts.append(re.escape(token))
+        else:
+            excluded = token[2:]
+            parts.append(f"[^{re.escape(excluded)}]*" if excluded else ".*")
+    return re.compile("".join(parts), re.S)
+
+
+def _arn_head(tokens: tuple[tuple[str, ...], ...]) -> str:
+    service = "".join(tokens[2])
+    return f"arn:aws:{service}:::" if not tokens[3] else f"arn:aws:{service}:r:1:"
+
+
+@settings(max_examples=300, deadline=None)
+@given(arn_format=st.sampled_from(FORMATS_FOR_PROPERTIES), resource=st.text("a/:-*?", max_size=7))
+def test_format_matching_never_misses_a_witness(arn_format: str, resource: str) -> None:
+    # Soundness, the direction detection depends on: when some ARN of the format matches the
+    # pattern (a witness built from the format with short fillers), the pattern is said to meet it.
+    tokens = arn_format_tokens(arn_format)
+    fillers = ["", "a", "/", ":", "-", "a/a", "a:a", "a-a"]
+    candidates = {"".join(filler if len(t) > 1 else t for t in tokens[5]) for filler in fillers}
+    candidates |= {c + tail for c in list(candidates) for tail in fillers}
+    oracle = _oracle_regex(tokens[5])
+    if any(oracle.fullmatch(c) and glob_match(resource, c) for c in candidates):
+        assert arn_pattern_meets_format(_arn_head(tokens) + resource, tokens)
+
+
+@settings(max_examples=300, deadline=None)
+@given(arn_format=st.sampled_from(FORMATS_FOR_PROPERTIES), stem=st.text("a/:-", max_size=7))
+def test_prefix_fast_path_agrees_with_the_general_walk(arn_format: str, stem: str) -> None:
+    # "stem*" takes the prefix fast path; "stem**" means the same and takes the general walk.
+    tokens = arn_format_tokens(arn_format)
+    head = _arn_head(tokens)
+    fast = arn_pattern_meets_format(head + stem + "*", tokens)
+    assert fast is arn_pattern_meets_format(head + stem + "**", tokens)
+    # ...and a literal ARN matches exactly when the format's regex says so.
+    assert arn_pattern_meets_format(head + stem, tokens) is (_oracle_regex(tokens[5]).fullmatch(stem) is not None)

@@ -116,12 +116,6 @@ def test_deny_with_a_current_time_window_holds() -> None:
     assert not Permissions([("p", compiled)]).allows("iam:PassRole")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a Deny whose time window has not opened yet (DateGreaterThan 2099) is classified TIME_OPEN and "
-    "compile_document puts it in `denies`, so it removes access the role has today; conditions.py's contract "
-    "says only time conditions that are satisfied now make a Deny count",
-)
 def test_deny_that_starts_in_the_future_does_not_hold_now() -> None:
     compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=NOT_YET)))
     assert compiled.denies == ()
@@ -184,12 +178,6 @@ def test_actions_are_granted_only_on_resources_of_their_type(action: str, resour
     assert permissions(policy(allow(action, resource))).allows(action) is granted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (precision): arn_format_glob turns ${BucketName} into '*', which spans '/', so the bucket "
-    "format 'arn:*:s3:::*' intersects 'arn:aws:s3:::bucket/*' and s3:ListBucket counts as granted on objects "
-    "(IAM grants nothing: bucket names hold no '/'); the statement is not reported in void_resources either",
-)
 def test_bucket_action_on_object_arns_grants_nothing() -> None:
     compiled = compile_policy(policy(allow("s3:ListBucket", "arn:aws:s3:::bucket/*")))
     assert not Permissions([("p", compiled)]).allows("s3:ListBucket")
@@ -344,12 +332,6 @@ def test_allows_names_outside_the_catalogue(documents: list[dict[str, Any]], exp
     assert permissions(*documents).allows(OUTSIDE_CATALOGUE) is expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a statement naming only actions outside the catalogue compiles to mask 0, and "
-    "Permissions.__init__ drops every grant whose mask is 0 (`if not m: continue`), so allows() cannot see it: "
-    "privilege_escalation.satisfied_methods relies on allows() for exactly these names",
-)
 @pytest.mark.parametrize(
     "action", [OUTSIDE_CATALOGUE, "*:CreateProjectFromTemplate"], ids=["named", "service-wildcard"]
 )
@@ -357,21 +339,11 @@ def test_statement_naming_only_actions_outside_the_catalogue_allows_them(action:
     assert permissions(policy(allow(action))).allows(OUTSIDE_CATALOGUE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Permissions.allows() for a name outside the catalogue ignores the permissions boundary: "
-    "the grant survives (its mask is the boundary's s3 actions) and names_action('*') matches",
-)
 def test_boundary_caps_names_outside_the_catalogue() -> None:
     perm = permissions(policy(allow("*")), boundary=policy(allow("s3:*")))
     assert not perm.allows(OUTSIDE_CATALOGUE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Grant.names_action skips patterns whose service part holds '?' anywhere but the first "
-    "character (it only checks startswith(service), '*' in the service, or startswith('?'))",
-)
 def test_question_mark_inside_the_service_names_outside_actions() -> None:
     assert permissions(policy(allow("code?tar:*"))).allows(OUTSIDE_CATALOGUE)
 
@@ -418,11 +390,6 @@ def test_equal_documents_in_different_forms_compile_alike() -> None:
     assert from_text.denies == compile_policy(document).denies
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: compile_policy's document_key() turns bytes into json.dumps(str(b'...')), a JSON string, so "
-    "bytes that parse_policy accepts fail with 'a policy document is a JSON object, not a string'",
-)
 def test_bytes_compile_like_text() -> None:
     document = policy(allow("s3:GetObject"))
     assert compile_policy(json.dumps(document).encode()).allows == compile_policy(document).allows
@@ -468,12 +435,66 @@ def test_trust_kind_compiles_a_trust_policy() -> None:
         compile_policy(trust)  # the default kind is identity
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Grant/CompiledPolicy/LabeledGrant are dataclasses whose generated repr prints the action bitsets "
-    "as decimal ints; a broad mask has over 4,300 digits, so repr() raises ValueError (seen in logs, debuggers "
-    "and pytest's assertion output)",
-)
 def test_compiled_policy_has_a_printable_repr() -> None:
     compiled = compile_policy(policy(allow("*")))
     assert "Statement[0]" in repr(compiled)
+
+
+# -- printing, interning, bytes, time windows ------------------------------------------------------
+def test_grant_reprs_show_counts_not_bitsets() -> None:
+    perm = permissions(policy(allow("*"), allow("s3:GetObject", "arn:aws:s3:::b/*")))
+    everything, scoped = perm.grants
+    assert f"{len(catalogue())} actions, every resource" in repr(everything.grant)
+    assert "1 actions, 1 resource pattern(s)" in repr(scoped.grant)
+    assert repr(scoped).startswith("LabeledGrant(policy-0, Grant(Statement[1]")
+    assert len(repr(compile_policy(policy(allow("*"))))) < 1000
+
+
+def test_equal_masks_of_different_statements_are_one_object() -> None:
+    # Thousands of roles grant the same actions on their own bucket: one mask in memory.
+    first = compile_policy(policy(allow("s3:GetObject", "arn:aws:s3:::bucket-one/*")))
+    second = compile_policy(policy(allow("s3:GetObject", "arn:aws:s3:::bucket-two/*")))
+    assert first.allows[0].mask is second.allows[0].mask
+
+
+def test_undecodable_bytes_are_a_policy_error() -> None:
+    with pytest.raises(PolicyError, match="not UTF-8") as caught:
+        compile_policy(b"\xff\xfe{}", "RolePolicyList[0].PolicyDocument")
+    assert caught.value.location == "RolePolicyList[0].PolicyDocument"
+
+
+@pytest.mark.parametrize(
+    ("condition", "relied_on"),
+    [
+        pytest.param({"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}, True, id="opened-in-the-past"),
+        pytest.param(NOT_YET, False, id="opens-in-the-future"),
+        pytest.param({"DateEquals": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}, False, id="one-moment"),
+        pytest.param({"NumericGreaterThan": {"aws:EpochTime": "4000000000"}}, False, id="epoch-in-the-future"),
+    ],
+)
+def test_a_deny_counts_only_when_its_time_window_holds_now(condition: dict[str, Any], relied_on: bool) -> None:
+    compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=condition)))
+    assert (len(compiled.denies) == 1) is relied_on
+    assert Permissions([("p", compiled)]).allows("iam:PassRole") is not relied_on
+
+
+def test_an_allow_whose_window_opens_later_still_counts() -> None:
+    assert permissions(policy(allow("iam:PassRole", Condition=NOT_YET))).allows("iam:PassRole")
+
+
+@pytest.mark.parametrize(
+    ("boundary", "expected"),
+    [
+        pytest.param(policy(allow("codestar:*")), True, id="boundary-names-the-service"),
+        pytest.param(policy(allow("*"), deny("codestar:*")), False, id="boundary-denies-it"),
+        pytest.param(policy(allow("*:Create*")), True, id="boundary-service-wildcard"),
+    ],
+)
+def test_boundary_and_names_outside_the_catalogue(boundary: dict[str, Any], expected: bool) -> None:
+    assert permissions(policy(allow("*")), boundary=boundary).allows(OUTSIDE_CATALOGUE) is expected
+
+
+def test_bucket_actions_are_void_on_object_arns_but_kept_on_buckets() -> None:
+    compiled = compile_policy(policy(allow(["s3:ListBucket", "s3:GetObject"], ["arn:aws:s3:::b", "arn:aws:s3:::b/*"])))
+    assert allowed_names(Permissions([("p", compiled)])) == {"s3:ListBucket", "s3:GetObject"}
+    assert compiled.void_resources == ()

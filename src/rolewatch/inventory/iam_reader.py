@@ -4,8 +4,10 @@ The AWS adapter of the event pipeline: it reads, it never judges. Documents stay
 returns them URL-encoded, boto3 may decode them, moto returns objects or strings): the engine parses
 every form and reports a bad one with the `location` set here. Every list call is paginated.
 
-Each public function declares the IAM/EC2 actions it calls (`@requires`); `REQUIRED_ACTIONS` is their
-union, and a test checks that template.yaml grants the auditor exactly those.
+Each public function declares the IAM/EC2 actions it calls (`@requires`, also used by every other AWS
+adapter: analyzer, account reader, delivery, idempotency). `REQUIRED_ACTIONS` is this module's own union;
+`declared_actions()` is the union over every adapter imported so far, and a test checks that template.yaml
+grants the auditor exactly those.
 """
 
 from __future__ import annotations
@@ -24,16 +26,28 @@ from rolewatch.model import AttachedPolicy, InstanceProfileRef, RoleSnapshot
 F = TypeVar("F", bound=Callable[..., Any])
 
 ACTIONS_BY_FUNCTION: dict[str, frozenset[str]] = {}
+DECLARING_MODULE: dict[str, str] = {}
 
 
 def requires(*actions: str) -> Callable[[F], F]:
-    """Declare the AWS actions a reader calls; they build the auditor's least-privilege policy."""
+    """Declare the AWS actions an adapter function calls; they build the auditor's least-privilege policy.
+
+    Functions are registered by name, so two adapters may not share one: that would hide one set of actions.
+    """
 
     def register(fn: F) -> F:
+        owner = DECLARING_MODULE.setdefault(fn.__name__, fn.__module__)
+        if owner != fn.__module__:
+            raise ValueError(f"@requires: {fn.__module__}.{fn.__name__} has the same name as {owner}.{fn.__name__}")
         ACTIONS_BY_FUNCTION[fn.__name__] = frozenset(actions)
         return fn
 
     return register
+
+
+def declared_actions() -> frozenset[str]:
+    """Every action declared with `@requires` by the adapters imported so far."""
+    return frozenset().union(*ACTIONS_BY_FUNCTION.values())
 
 
 # -- caching and retrying --------------------------------------------------------------------------
@@ -342,4 +356,6 @@ def _snapshot(
     )
 
 
-REQUIRED_ACTIONS: frozenset[str] = frozenset().union(*ACTIONS_BY_FUNCTION.values())
+REQUIRED_ACTIONS: frozenset[str] = frozenset().union(
+    *(actions for name, actions in ACTIONS_BY_FUNCTION.items() if DECLARING_MODULE[name] == __name__)
+)

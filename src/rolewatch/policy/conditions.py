@@ -3,9 +3,11 @@
 An auditor cannot know the request context, so each condition is put in one of these classes
 (keys compare case-insensitively):
 
-- time: aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or Numeric operator.
-  Evaluated now: an upper bound that lies in the past closes the window and voids the statement;
-  any other time condition can hold and is dropped.
+- time: aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or Numeric operator, evaluated
+  against the clock: `time-closed` (an upper bound in the past: the statement can never apply again, it
+  is void), `time-open` (satisfied now: a bound the present already meets) or `time-pending` (not
+  satisfied now but may be later: a lower bound in the future, or an equality). For an Allow, open and
+  pending windows both count (the grant holds now or will); for a Deny only an open window counts.
 - delegation: iam:PermissionsBoundary. The grant cannot create unbounded principals, so it is not an
   escalation path.
 - pass-to: iam:PassedToService. PassRole only to the named services; escalation methods check that
@@ -18,7 +20,7 @@ An auditor cannot know the request context, so each condition is put in one of t
   conditions.
 - unknown: anything else. Treated as satisfiable (conservative): the grant counts in full.
 
-For a Deny, only an unconditional statement (or one whose conditions are all `time` and satisfied)
+For a Deny, only an unconditional statement (or one whose conditions are all `time` and satisfied now)
 subtracts access; a conditional Deny may not apply to an attacker's request, so it is not relied on.
 """
 
@@ -54,6 +56,7 @@ RESTRICTING_PREFIXES = ("aws:resourcetag/", "aws:principaltag/", "iam:resourceta
 
 class ConditionClass(enum.Enum):
     TIME_OPEN = "time-open"
+    TIME_PENDING = "time-pending"
     TIME_CLOSED = "time-closed"
     DELEGATION = "delegation"
     PASS_TO = "pass-to"
@@ -80,17 +83,23 @@ def _time_class(condition: Condition, now: datetime) -> ConditionClass:
     base = condition.base
     if not (base.startswith("Date") or base.startswith("Numeric")) or not condition.values:
         return ConditionClass.UNKNOWN
-    # Only an upper bound in the past closes the window for good; lower bounds, equality and future
-    # upper bounds can all hold for some request now or later.
-    if base not in ("DateLessThan", "DateLessThanEquals", "NumericLessThan", "NumericLessThanEquals"):
-        return ConditionClass.TIME_OPEN
     bounds = [_as_time(v) for v in condition.values]
     if any(b is None for b in bounds):
         return ConditionClass.UNKNOWN
-    # Several values are OR-ed: the window is closed only if every bound is in the past.
-    if all(b is not None and b <= now for b in bounds):
-        return ConditionClass.TIME_CLOSED
-    return ConditionClass.TIME_OPEN
+    known = [b for b in bounds if b is not None]
+    # Several values are OR-ed: the condition holds now if one value admits the present.
+    if base in _UPPER_BOUNDS:
+        # Every bound in the past closes the window for good.
+        return ConditionClass.TIME_OPEN if any(now < b for b in known) else ConditionClass.TIME_CLOSED
+    if base in _LOWER_BOUNDS:
+        # A lower bound in the future opens the window later: not in force now.
+        return ConditionClass.TIME_OPEN if any(now > b for b in known) else ConditionClass.TIME_PENDING
+    # Equality and inequality hold at isolated moments (or all but one): never relied on as "now".
+    return ConditionClass.TIME_PENDING
+
+
+_UPPER_BOUNDS = ("DateLessThan", "DateLessThanEquals", "NumericLessThan", "NumericLessThanEquals")
+_LOWER_BOUNDS = ("DateGreaterThan", "DateGreaterThanEquals", "NumericGreaterThan", "NumericGreaterThanEquals")
 
 
 def _as_time(value: str) -> datetime | None:

@@ -1,12 +1,16 @@
 """IAM wildcard patterns (`*` any run of characters, `?` one character) on ARNs.
 
 IAM matches Resource patterns against ARNs with these two wildcards only; `*` crosses `/` and `:`.
+
+The catalogue's ARN formats (`arn:${Partition}:s3:::${BucketName}/${ObjectName}`) hold variables that
+stand for names, and a name stays within its segment (see `arn_format_tokens`): a bucket ARN never
+holds a `/`, so `arn:aws:s3:::bucket/*` names objects, never the bucket itself.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 
 @cache
@@ -101,3 +105,236 @@ ARN_VARIABLE = re.compile(r"\$\{[^}]*\}")
 def arn_format_glob(arn_format: str) -> str:
     """'arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}' -> 'arn:*:iam::*:role/*'."""
     return ARN_VARIABLE.sub("*", arn_format)
+
+
+# -- ARN formats with segment-bounded variables ------------------------------------------------------
+# A format is tokenised into literal characters and variables; a variable is the set of characters it
+# may not hold ("" = any text). Patterns are matched against formats part by part like ARNs.
+FormatTokens = tuple[str, ...]
+_SEGMENT_DELIMITERS = "/:"
+ANY_TEXT = ""
+
+
+@cache
+def arn_format_tokens(arn_format: str) -> tuple[FormatTokens, ...]:
+    """The six colon-delimited parts of an ARN format, each a tuple of tokens: a one-character literal,
+    or a variable written as "${" followed by the characters the variable cannot contain.
+
+    What a variable may hold (the names AWS documents for each resource type):
+    - followed by `/` or `:` in the format (`${BucketName}/${ObjectName}`, `log-group:${LogGroupName}:`):
+      anything but that delimiter; a bucket name holds no `/`, a log group name holds no `:`;
+    - the whole resource part (`arn:${Partition}:s3:::${BucketName}`, SQS queues, SNS topics, CodeCommit
+      repositories): one segment, no `/`, unless it names an embedded ARN (`${ConnectionArn}`);
+    - otherwise, at the end of a resource part with a type prefix (`role/${RoleNameWithPath}`,
+      `secret:${SecretId}`, `${BucketName}/${ObjectName}`): any text, paths included.
+    """
+    parts = arn_format.split(":", 5)
+    return tuple(_tokens(part, is_resource=len(parts) == 6 and i == 5) for i, part in enumerate(parts))
+
+
+def _tokens(part: str, *, is_resource: bool) -> FormatTokens:
+    out: list[str] = []
+    pos = 0
+    for match in ARN_VARIABLE.finditer(part):
+        out.extend(part[pos : match.start()])
+        following = part[match.end() : match.end() + 1]
+        if following and following in _SEGMENT_DELIMITERS:
+            excluded = following
+        elif is_resource and match.start() == 0 and match.end() == len(part) and not match.group().endswith("Arn}"):
+            excluded = "/"
+        else:
+            excluded = ANY_TEXT
+        out.append("${" + excluded)
+        pos = match.end()
+    out.extend(part[pos:])
+    return tuple(out)
+
+
+def arn_pattern_meets_format(pattern: str, tokens: tuple[FormatTokens, ...]) -> bool:
+    """Can the Resource pattern match some ARN of the tokenised format? Parts compare separately, as
+    in `arn_globs_intersect`; a pattern that is not six parts long is compared as one string."""
+    if pattern == "*":
+        return True
+    parts = pattern.split(":", 5)
+    if len(parts) != 6 or len(tokens) != 6:
+        joined: list[str] = []
+        for i, part in enumerate(tokens):
+            if i:
+                joined.append(":")
+            joined.extend(part)
+        return _meets(pattern, tuple(joined))
+    for i in range(5):
+        if not part_meets(parts[i], tokens[i]):
+            return False
+    return _meets(parts[5], tokens[5])
+
+
+@lru_cache(maxsize=2048)
+def part_meets(pattern: str, tokens: FormatTokens) -> bool:
+    """One of the first five parts (arn, partition, service, region, account): they repeat a lot."""
+    return _meets(pattern, tokens)
+
+
+def arn_resource_meets_format(resource: str, tokens: FormatTokens) -> bool:
+    """The resource part (after the fifth colon) of a pattern against a format's resource tokens."""
+    return _meets(resource, tokens)
+
+
+def _meets(pattern: str, tokens: FormatTokens) -> bool:
+    """Is there a string that the glob `pattern` and the format tokens both match?"""
+    if pattern == "*" or tokens == (VARIABLE_ANY,):
+        return True
+    # Fast paths through the C regex engine for the usual shapes: a literal ARN part, or a literal
+    # followed by one star (`bucket/*`, `table/orders*`).
+    star = pattern.find("*")
+    if "?" not in pattern and (star < 0 or star == len(pattern) - 1):
+        if star < 0:
+            return _format_regex(tokens).fullmatch(pattern) is not None
+        return _is_prefix(pattern[:-1], tokens)
+    if not _ends_agree(pattern, tokens):
+        return False
+    n, m = len(pattern), len(tokens)
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        if i == n and j == m:
+            return True
+        p = pattern[i] if i < n else None
+        t = tokens[j] if j < m else None
+        if p == "*":
+            stack.append((i + 1, j))  # the star matches nothing more
+            if t is not None:
+                stack.append((i, j + 1))  # the star absorbs the token (a literal, or all of a variable)
+        if t is not None and len(t) > 1:  # a variable
+            stack.append((i, j + 1))  # it holds nothing more
+            excluded = t[2:]
+            if p == "?" or (p is not None and p != "*" and p not in excluded):
+                stack.append((i + 1, j))  # it holds the pattern's next character
+        elif t is not None and p is not None and p != "*" and (p == t or p == "?"):
+            stack.append((i + 1, j + 1))
+    return False
+
+
+VARIABLE_ANY = "${" + ANY_TEXT
+_WILDCARDS = re.compile(r"[*?]")
+
+
+@lru_cache(maxsize=4096)
+def _format_ends(tokens: FormatTokens) -> tuple[str, str, bool]:
+    """The format's literal text before its first variable and after its last, and whether it has one."""
+    variables = [k for k, t in enumerate(tokens) if len(t) > 1]
+    if not variables:
+        whole = "".join(tokens)
+        return whole, whole, False
+    return "".join(tokens[: variables[0]]), "".join(tokens[variables[-1] + 1 :]), True
+
+
+def _ends_agree(pattern: str, tokens: FormatTokens) -> bool:
+    """Cheap necessary condition: the literal text before the first wildcard or variable agrees on
+    both sides, and so does the literal text after the last one."""
+    format_head, format_tail, has_variable = _format_ends(tokens)
+    pieces = _WILDCARDS.split(pattern)
+    head, tail = pieces[0], pieces[-1]
+    if not has_variable and len(pieces) == 1:
+        return pattern == format_head
+    if not (head.startswith(format_head) or format_head.startswith(head)):
+        return False
+    return tail.endswith(format_tail) or format_tail.endswith(tail)
+
+
+def _token_regex(token: str) -> str:
+    if len(token) == 1:
+        return re.escape(token)
+    excluded = token[2:]
+    return f"[^{re.escape(excluded)}]*" if excluded else ".*"
+
+
+@lru_cache(maxsize=4096)
+def _format_regex(tokens: FormatTokens) -> re.Pattern[str]:
+    """The regex of the strings the format matches."""
+    return re.compile("".join(_token_regex(t) for t in tokens), re.S)
+
+
+@lru_cache(maxsize=4096)
+def _walk_plan(tokens: FormatTokens) -> tuple[tuple[str, str | None], ...] | None:
+    """The format as (literal, variable) steps when it can be walked without backtracking: every
+    variable but the last one ends where the delimiter it cannot hold begins. None otherwise."""
+    steps: list[tuple[str, str | None]] = []
+    literal: list[str] = []
+    previous_excluded: str | None = None
+    for token in tokens:
+        if len(token) == 1:
+            if previous_excluded is not None and not literal and token != previous_excluded:
+                return None  # the variable could run on into this literal
+            literal.append(token)
+            continue
+        if previous_excluded is not None and not literal:
+            return None  # two variables in a row
+        if steps and steps[-1][1] == ANY_TEXT:
+            return None  # an unbounded variable before more text
+        steps.append(("".join(literal), token[2:]))
+        literal = []
+        previous_excluded = token[2:] or None
+    if steps and steps[-1][1] == ANY_TEXT and literal:
+        return None
+    steps.append(("".join(literal), None))
+    return tuple(steps)
+
+
+def _is_prefix(text: str, tokens: FormatTokens) -> bool:
+    """Does some string the format matches start with the literal text?"""
+    plan = _walk_plan(tokens)
+    if plan is None:
+        return _is_prefix_by_automaton(text, tokens)
+    pos, end = 0, len(text)
+    for literal, excluded in plan:
+        rest = end - pos
+        if rest <= len(literal):
+            return text.startswith(literal[:rest], pos)
+        if not text.startswith(literal, pos):
+            return False
+        pos += len(literal)
+        if excluded is None:
+            return pos == end  # the format ends here; the text goes on
+        if excluded == ANY_TEXT:
+            return True  # the last variable holds the rest
+        stop = text.find(excluded, pos)
+        if stop < 0:
+            return True  # the rest of the text lies inside the variable
+        pos = stop  # the next literal starts with that delimiter
+    return pos == end
+
+
+def _is_prefix_by_automaton(text: str, tokens: FormatTokens) -> bool:
+    """_is_prefix for any format: the states are token positions; a variable may hold nothing or more."""
+    m = len(tokens)
+    states = _skip_variables({0}, tokens)
+    for c in text:
+        advanced: set[int] = set()
+        for j in states:
+            if j == m:
+                continue
+            token = tokens[j]
+            if len(token) > 1:
+                if c not in token[2:]:
+                    advanced.add(j)  # the variable holds c and maybe more
+            elif token == c:
+                advanced.add(j + 1)
+        if not advanced:
+            return False
+        states = _skip_variables(advanced, tokens)
+    return True
+
+
+def _skip_variables(states: set[int], tokens: FormatTokens) -> set[int]:
+    out = set(states)
+    for state in states:
+        j = state
+        while j < len(tokens) and len(tokens[j]) > 1:
+            j += 1
+            out.add(j)
+    return out

@@ -1,17 +1,19 @@
 """Reports: an `AuditResult` rendered as JSON, text, Markdown or SARIF.
 
 `build_report` gives the JSON report object (schema `rolewatch.report/v1`, DESIGN.md); `render` gives
-any format as a string. The CLI and the Lambda handlers call only these two.
+any format as a string; `write_report` writes it to a stream (JSON finding by finding, so a report of
+thousands of findings is never held whole). The CLI and the Lambda handlers call only these.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TextIO
 
 from rolewatch.model import AuditResult
 from rolewatch.report.model import REPORT_SCHEMA, build_report
-from rolewatch.report.render_json import render_json
+from rolewatch.report.render_json import render_json, write_json
 from rolewatch.report.render_sarif import render_sarif
 from rolewatch.report.render_text import render_markdown, render_text
 
@@ -38,4 +40,20 @@ def render(
     return renderers[fmt]()
 
 
-__all__ = ["FORMATS", "REPORT_SCHEMA", "build_report", "render"]
+def write_report(
+    result: AuditResult,
+    fmt: str,
+    stream: TextIO,
+    *,
+    sources: Sequence[str] = (),
+    color: bool = False,
+    generated_at: datetime | None = None,
+) -> None:
+    """Write the report in `fmt` to a text stream: the same text `render` returns."""
+    if fmt == "json":
+        write_json(result, stream, sources=sources, generated_at=generated_at)
+    else:
+        stream.write(render(result, fmt, sources=sources, color=color, generated_at=generated_at))
+
+
+__all__ = ["FORMATS", "REPORT_SCHEMA", "build_report", "render", "write_report"]

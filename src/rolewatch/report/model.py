@@ -49,7 +49,10 @@ def is_open(finding: Finding) -> bool:
 
 def worst_first(findings: Iterable[Finding]) -> list[Finding]:
     # sorted() is stable, so findings of one severity keep the engine's order (role, rule, actions).
-    return sorted(findings, key=lambda f: -f.severity.rank)
+    return sorted(findings, key=lambda f: _NEGATIVE_RANK[f.severity])
+
+
+_NEGATIVE_RANK = {severity: -severity.rank for severity in Severity}
 
 
 def group_by_role(findings: Iterable[Finding]) -> list[RoleSection]:

@@ -3,30 +3,56 @@
 SNS limits: Subject up to 100 ASCII printable characters, no line breaks; a message (body and
 attributes) up to 262,144 bytes. The composer fits the subject; the byte limit is the deliverer's job
 because only it knows whether an overflow link can be offered.
+
+Message attributes, for subscription filter policies:
+- `severity` (String): the worst published finding's severity (`info` for a notice-only report such as
+  "deleted before audit", `none` for a clean report). Filter `{"severity": ["critical", "high"]}`.
+- `account` (String): the audited account id.
+- `category`, `rule` (String.Array): every category / rule among the published findings, worst first,
+  without repeats (`["none"]` when there are none). SNS matches a filter value against each element,
+  so `{"category": ["trust-policy"]}` selects every report that has a trust-policy finding, even
+  when a worse finding of another category leads it; a single String holding only the worst value
+  would hide those from such a subscriber.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rolewatch.model import AuditResult, Finding, Severity
+from rolewatch.report.model import worst_first
 from rolewatch.report.render_text import render_text
 
 SUBJECT_LIMIT = 99
 SNS_MESSAGE_LIMIT = 262_144  # bytes, body and attributes together
+
+AttributeValue = str | tuple[str, ...]  # a tuple is published as String.Array
+
+
+def attribute_type(value: AttributeValue) -> str:
+    return "String" if isinstance(value, str) else "String.Array"
+
+
+def attribute_text(value: AttributeValue) -> str:
+    """The StringValue SNS receives: the text itself, or a JSON array for String.Array."""
+    return value if isinstance(value, str) else json.dumps(list(value))
 
 
 @dataclass(frozen=True)
 class Notification:
     subject: str
     message: str
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
     findings: int = 0
 
     def size_in_bytes(self) -> int:
         # SNS counts the body plus each attribute's name, data type and value.
-        attributes = sum(len(k.encode()) + len(b"String") + len(v.encode()) for k, v in self.attributes.items())
+        attributes = sum(
+            len(k.encode()) + len(attribute_type(v).encode()) + len(attribute_text(v).encode())
+            for k, v in self.attributes.items()
+        )
         return len(self.message.encode("utf-8")) + attributes
 
 
@@ -44,42 +70,68 @@ def compose(
     min_severity: Severity = Severity.LOW,
     publish_clean: bool = False,
     subject_prefix: str = "rolewatch",
+    notice: str | None = None,
 ) -> Notification | None:
-    """The notification to publish, or None when there is nothing to say at this threshold."""
+    """The notification to publish, or None when there is nothing to say at this threshold.
+
+    `notice` is an `info`-level message that is worth a report on its own (e.g. "role X deleted before
+    audit"): published when `info` reaches `min_severity`, and used as the subject when no finding is.
+    """
     kept = reportable(result, min_severity)
-    if not kept.findings and not kept.errors and not publish_clean:
+    has_notice = notice is not None and Severity.INFO.at_least(min_severity)
+    if not kept.findings and not kept.errors and not has_notice and not publish_clean:
         return None
-    worst = kept.findings[0] if kept.findings else None
+    ordered = worst_first(kept.findings)
+    worst = ordered[0] if ordered else None
     body = "\n".join([*header, "", render_text(kept)]) if header else render_text(kept)
-    attributes = {"account": account or "unknown"}
+    attributes: dict[str, AttributeValue] = {"account": account or "unknown"}
     if worst is not None:
-        attributes.update(severity=worst.severity.value, category=worst.category, rule=worst.rule)
+        attributes.update(
+            severity=worst.severity.value,
+            category=tuple(dict.fromkeys(f.category for f in ordered)),
+            rule=tuple(dict.fromkeys(f.rule for f in ordered)),
+        )
     else:
-        attributes.update(severity="none", category="none", rule="none")
+        attributes.update(severity="info" if has_notice else "none", category=("none",), rule=("none",))
     return Notification(
-        subject=_subject(subject_prefix, worst, kept.findings, result),
+        subject=_subject(subject_prefix, worst, kept.findings, result, notice if has_notice else None),
         message=body,
         attributes=attributes,
         findings=len(kept.findings),
     )
 
 
-def _subject(prefix: str, worst: Finding | None, findings: Sequence[Finding], result: AuditResult) -> str:
-    if worst is None:
+def _subject(
+    prefix: str, worst: Finding | None, findings: Sequence[Finding], result: AuditResult, notice: str | None
+) -> str:
+    if worst is None and notice is not None:
+        text = f"[{prefix}] INFO {notice}"
+    elif worst is None:
         text = f"[{prefix}] clean: {result.roles_audited} role(s) audited, nothing to report"
     else:
         role = worst.resource.rsplit("/", 1)[-1]
         more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-        text = f"[{prefix}] {worst.severity.value.upper()} {role}: {worst.title}{more}"
+        text = f"[{prefix}] {worst.severity.value.upper()} {role}: {worst.title}"
+        return fit_subject(text, more)
     return fit_subject(text)
 
 
-def fit_subject(text: str) -> str:
-    """One line of printable ASCII under 100 characters, as SNS requires."""
-    ascii_text = "".join(c if 32 <= ord(c) < 127 else "?" for c in " ".join(text.split()))
-    if len(ascii_text) <= SUBJECT_LIMIT:
-        return ascii_text
-    return ascii_text[: SUBJECT_LIMIT - 3].rstrip() + "..."
+def fit_subject(text: str, tail: str = "") -> str:
+    """One line of printable ASCII under 100 characters, as SNS requires.
+
+    `tail` (e.g. " (+3 more)", " (incomplete)") is kept whole: the cut falls in `text` instead.
+    """
+
+    def ascii_line(value: str) -> str:
+        return "".join(c if 32 <= ord(c) < 127 else "?" for c in " ".join(value.split()))
+
+    head, end = ascii_line(text), ascii_line(tail)
+    if tail[:1].isspace() and end:
+        end = " " + end
+    if len(head) + len(end) <= SUBJECT_LIMIT:
+        return head + end
+    room = max(SUBJECT_LIMIT - len(end) - 3, 0)
+    return (head[:room].rstrip() + "..." + end)[:SUBJECT_LIMIT]
 
 
 def truncate_to_bytes(text: str, limit: int, suffix: str) -> str:

@@ -6,6 +6,7 @@ from rolewatch.rules import (
     permission_rules,
     privilege_escalation,
     trust_rules,
+    usage_rules,
     validation_rules,
 )
 
@@ -16,4 +17,5 @@ RULE_MODULES = (
     instance_profile_rules,
     validation_rules,
     baseline_rules,
+    usage_rules,
 )

@@ -46,6 +46,22 @@ def _policy_name(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
 
 
+def _forbids(profile: Profile, arn: str) -> bool:
+    """profile.forbids_policy(arn), remembered: every role of a profile asks about the same few
+    managed policies. The entry holds the profile, so its id cannot be reused while it exists."""
+    key = (id(profile), arn)
+    entry = _FORBIDDEN.get(key)
+    if entry is None or entry[0] is not profile:
+        if len(_FORBIDDEN) >= _FORBIDDEN_SIZE:
+            _FORBIDDEN.pop(next(iter(_FORBIDDEN)))
+        entry = _FORBIDDEN[key] = (profile, profile.forbids_policy(arn))
+    return entry[1]
+
+
+_FORBIDDEN: dict[tuple[int, str], tuple[Profile, bool]] = {}
+_FORBIDDEN_SIZE = 4096
+
+
 def _granted_by(ctx: RuleContext, mask: int) -> list[str]:
     """Labels (inline name or managed ARN) of the policies whose statements grant any of the actions."""
     labels: list[str] = []
@@ -56,9 +72,25 @@ def _granted_by(ctx: RuleContext, mask: int) -> list[str]:
 
 
 def _permissions_of(ctx: RuleContext, labels: list[str]) -> Permissions:
-    """Effective permissions of some of the role's policies only: what a replacement policy replaces."""
+    """Effective permissions of some of the role's policies only: what a replacement policy replaces.
+    Kept for reuse: thousands of roles attach the same managed policy under the same boundary.
+    Compiled policies are cached for the process, so their identity stands for their text."""
     chosen = [(label, compiled) for label, compiled in ctx.policies if label in labels]
-    return Permissions(chosen, ctx.permissions.boundary)
+    boundary = ctx.permissions.boundary
+    key = (tuple((label, id(compiled)) for label, compiled in chosen), id(boundary))
+    entry = _PARTIAL_PERMISSIONS.get(key)
+    if entry is not None:
+        return entry[1]
+    permissions = Permissions(chosen, boundary)
+    if len(_PARTIAL_PERMISSIONS) >= _PARTIAL_PERMISSIONS_SIZE:
+        _PARTIAL_PERMISSIONS.pop(next(iter(_PARTIAL_PERMISSIONS)))
+    # The entry holds the policies it was built from, so their ids cannot be reused while it exists.
+    _PARTIAL_PERMISSIONS[key] = ((chosen, boundary), permissions)
+    return permissions
+
+
+_PARTIAL_PERMISSIONS: dict[tuple[object, ...], tuple[object, Permissions]] = {}
+_PARTIAL_PERMISSIONS_SIZE = 256
 
 
 def _replacement(ctx: RuleContext, labels: list[str]) -> tuple[dict | None, list[str]]:
@@ -73,7 +105,7 @@ def _replacement(ctx: RuleContext, labels: list[str]) -> tuple[dict | None, list
 def baseline_forbidden_managed_policy(ctx: RuleContext) -> Iterator[Finding]:
     role, profile = ctx.role, ctx.profile
     for arn in role.managed_policy_arns:
-        if not profile.forbids_policy(arn):
+        if not _forbids(profile, arn):
             continue
         policy = least_privilege_policy(_permissions_of(ctx, [arn]), profile, role)
         cli = replace_with_policy_cli(role, [arn]) if policy else [detach_policy_cli(role, arn)]
@@ -114,7 +146,7 @@ def _granted_masks(ctx: RuleContext) -> tuple[int, int]:
     managed policies: baseline-forbidden-managed-policy already reports those, with their fix."""
     granted = unrestricted = 0
     for lg in ctx.permissions.grants:
-        if not ctx.profile.forbids_policy(lg.policy):
+        if not _forbids(ctx.profile, lg.policy):
             granted |= lg.mask
             unrestricted |= lg.unrestricted_mask
     return granted, unrestricted
@@ -122,15 +154,16 @@ def _granted_masks(ctx: RuleContext) -> tuple[int, int]:
 
 def _sensitive_finding(ctx: RuleContext, sensitive: int) -> Finding:
     role, profile = ctx.role, ctx.profile
-    names = catalogue_names(sensitive)
+    names = catalogue_names(sensitive, ACTIONS_LIMIT)
+    count = sensitive.bit_count()
     sources = _granted_by(ctx, sensitive)
     policy, cli = _replacement(ctx, sources)
     return ctx.finding(
         "baseline-disallowed-action",
-        f"{role.name} (profile {profile.name}) can use {len(names)} action(s) the profile marks as sensitive: "
-        f"{action_summary(names, DETAIL_LIMIT)}; granted by {', '.join(map(_policy_name, sources))}.",
-        actions=names[:ACTIONS_LIMIT],
-        evidence=(f"profile={profile.name}", f"sensitive-actions={len(names)}", *(f"granted-by={s}" for s in sources)),
+        f"{role.name} (profile {profile.name}) can use {count} action(s) the profile marks as sensitive: "
+        f"{action_summary(names, DETAIL_LIMIT, count)}; granted by {', '.join(map(_policy_name, sources))}.",
+        actions=names,
+        evidence=(f"profile={profile.name}", f"sensitive-actions={count}", *(f"granted-by={s}" for s in sources)),
         cli=cli,
         policy=policy,
         severity=_severity(ctx, "baseline-disallowed-action", Severity.HIGH),
@@ -155,22 +188,25 @@ def _unscoped_by_service(ctx: RuleContext, unrestricted: int) -> dict[str, int]:
 
 def _excess_finding(ctx: RuleContext, outside: int, unscoped: dict[str, int]) -> Finding:
     role, profile = ctx.role, ctx.profile
-    outside_names = catalogue_names(outside)
+    # Only the first names are listed (ACTIONS_LIMIT in all): ranking every name of a broad mask is slow.
+    outside_count = outside.bit_count()
+    outside_names = catalogue_names(outside, ACTIONS_LIMIT)
     problems: list[str] = []
     evidence = [f"profile={profile.name}"]
     if outside_names:
         problems.append(
-            f"{len(outside_names)} action(s) outside the profile's allowed services and actions: "
-            f"{action_summary(outside_names, DETAIL_LIMIT)}"
+            f"{outside_count} action(s) outside the profile's allowed services and actions: "
+            f"{action_summary(outside_names, DETAIL_LIMIT, outside_count)}"
         )
-        evidence.append(f"outside-profile={len(outside_names)}")
+        evidence.append(f"outside-profile={outside_count}")
     unscoped_names: list[str] = []
     for service, mask in unscoped.items():
-        names = catalogue_names(mask)
+        names = catalogue_names(mask, max(DETAIL_LIMIT, ACTIONS_LIMIT - len(outside_names) - len(unscoped_names)))
         unscoped_names += names
         scope = ", ".join(fill_policy_variables(a, role) for a in profile.resources_for(service))
         problems.append(
-            f"{action_summary(names, DETAIL_LIMIT)} on every resource, where the profile scopes {service} to {scope}"
+            f"{action_summary(names, DETAIL_LIMIT, mask.bit_count())} on every resource, where the profile "
+            f"scopes {service} to {scope}"
         )
         evidence.append(f"unscoped={service}")
     offending = outside
@@ -273,7 +309,7 @@ def baseline_aws_managed_policy(ctx: RuleContext) -> Iterator[Finding]:
     if not profile.prefer_customer_managed:
         return
     for arn in role.managed_policy_arns:
-        if ":iam::aws:policy/" not in arn or profile.forbids_policy(arn) or profile.accepts_managed_policy(arn):
+        if ":iam::aws:policy/" not in arn or _forbids(profile, arn) or profile.accepts_managed_policy(arn):
             continue  # forbidden ones have their own, stronger finding
         policy = least_privilege_policy(_permissions_of(ctx, [arn]), profile, role)
         cli = replace_with_policy_cli(role, [arn])

@@ -57,7 +57,18 @@ MAX_LISTED = 25
 
 
 def admin_level(permissions: Permissions) -> str | None:
-    """'full', 'near' or None: how much of the catalogue the role can do on every resource."""
+    """'full', 'near' or None: how much of the catalogue the role can do on every resource.
+    Several rules ask for every role: the answer is kept on the permissions object."""
+    memo = permissions.__dict__.get("_admin_level", _UNSET)
+    if memo is _UNSET:
+        memo = permissions.__dict__["_admin_level"] = _admin_level(permissions)
+    return memo  # type: ignore[return-value]
+
+
+_UNSET = object()
+
+
+def _admin_level(permissions: Permissions) -> str | None:
     cat = permissions.catalogue
     everywhere = permissions.unrestricted & permissions.escalation
     coverage = everywhere.bit_count() / len(cat)
@@ -153,24 +164,27 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
         return
     perm = ctx.permissions
     cat = perm.catalogue
-    reads = cat.level_mask(ACCESS_READ) | cat.level_mask(ACCESS_LIST)
+    writes = _not_read(cat)
     everywhere: list[str] = []
     scoped: list[str] = []
     union = 0
-    for service in cat.services_in(perm.allowed):
+    whole_everywhere = set(cat.services_wholly_in(perm.unrestricted))
+    for service in cat.services_wholly_in(perm.allowed):
         full = cat.service_mask(service)
-        if full.bit_count() < 2 or (perm.allowed & full) != full or not full & ~reads:
+        if full.bit_count() < 2 or not full & writes:
             continue
         union |= full
-        (everywhere if (perm.unrestricted & full) == full else scoped).append(service)
+        (everywhere if service in whole_everywhere else scoped).append(service)
     for lg in perm.grants:  # "svc:*" on named resources: the statement's text says it all
         if lg.grant.unrestricted or lg.grant.not_action:
             continue
         for pattern in lg.grant.patterns:
             service, _, verb = pattern.lower().partition(":")
-            if verb == "*" and service not in everywhere + scoped and lg.mask & cat.service_mask(service) & ~reads:
-                scoped.append(service)
-                union |= lg.mask & cat.service_mask(service)
+            if verb == "*" and service not in everywhere and service not in scoped:
+                held = lg.mask & cat.service_mask(service)
+                if held & writes:
+                    scoped.append(service)
+                    union |= held
     if not union:
         return
     if everywhere:
@@ -267,6 +281,17 @@ def infrastructure_modification(ctx: RuleContext) -> Iterator[Finding]:
     yield from _access_level_finding(
         ctx, "infrastructure-modification", mask, "can modify infrastructure without resource constraints"
     )
+
+
+_NOT_READ: dict[int, int] = {}
+
+
+def _not_read(cat: ActionCatalogue) -> int:
+    """Every action that is neither Read nor List."""
+    key = id(cat)
+    if key not in _NOT_READ:
+        _NOT_READ[key] = cat.all & ~(cat.level_mask(ACCESS_READ) | cat.level_mask(ACCESS_LIST))
+    return _NOT_READ[key]
 
 
 _READ_SHAPED: dict[int, int] = {}

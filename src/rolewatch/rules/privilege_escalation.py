@@ -72,41 +72,135 @@ def methods() -> tuple[Method, ...]:
     return tuple(out)
 
 
-def satisfied_methods(permissions: Permissions) -> list[tuple[Method, bool]]:
-    """Minimal satisfied methods, each with whether it needs conditional grants."""
-    cat = permissions.catalogue
-    found: list[tuple[Method, bool]] = []
+@dataclass(frozen=True)
+class _MethodIndex:
+    """The methods' action masks, computed once per process."""
+
+    steps: tuple[tuple[Method, tuple[tuple[str, int, bool], ...]], ...]  # (method, (action, mask, unrestricted only))
+    relevant: int  # every catalogue action some method needs
+    unrestricted_only: int  # actions that count only on every resource
+    outside: tuple[str, ...]  # method actions outside the catalogue, matched by statement text
+
+
+@cache
+def _method_index() -> _MethodIndex:
+    from rolewatch.policy.catalogue import catalogue
+
+    cat = catalogue()
+    steps = []
+    relevant = unrestricted_only = 0
+    outside: list[str] = []
     for method in methods():
-        conditional = False
-        ok = True
+        actions = []
         for action in method.actions:
             mask = cat.expand(action)
-            if action in UNRESTRICTED_ONLY:
-                definite = (permissions.unrestricted & permissions.definite & mask) == mask and mask
-                any_grant = (permissions.unrestricted & permissions.escalation & mask) == mask and mask
+            only = action in UNRESTRICTED_ONLY
+            relevant |= mask
+            if only:
+                unrestricted_only |= mask
+            if not mask and action not in outside:
+                outside.append(action)
+            actions.append((action, mask, only))
+        steps.append((method, tuple(actions)))
+    return _MethodIndex(tuple(steps), relevant, unrestricted_only, tuple(outside))
+
+
+# Roles whose policies differ often agree on the few hundred actions the methods need, so the methods
+# their catalogue actions satisfy are cached by exactly those bits (_methods_key). Names outside the
+# catalogue and PassRole targets are then checked per role, for the few candidates that need them.
+_CANDIDATES_CACHE: dict[tuple[int, ...], list[tuple[Method, bool, tuple[str, ...]]]] = {}
+_CANDIDATES_CACHE_SIZE = 4096
+
+
+def _methods_key(permissions: Permissions, index: _MethodIndex) -> tuple[int, ...]:
+    relevant = index.relevant
+    everywhere = permissions.unrestricted & index.unrestricted_only
+    return (
+        permissions.definite & relevant,
+        permissions.escalation & relevant,
+        everywhere & permissions.definite,
+        everywhere & permissions.escalation,
+    )
+
+
+def satisfied_methods(permissions: Permissions) -> list[tuple[Method, bool]]:
+    """Minimal satisfied methods, each with whether it needs conditional grants."""
+    index = _method_index()
+    key = _methods_key(permissions, index)
+    candidates = _CANDIDATES_CACHE.get(key)
+    if candidates is None:
+        candidates = _candidates(permissions, index)
+        if len(_CANDIDATES_CACHE) >= _CANDIDATES_CACHE_SIZE:
+            _CANDIDATES_CACHE.pop(next(iter(_CANDIDATES_CACHE)))  # drop the oldest entry
+        _CANDIDATES_CACHE[key] = candidates
+    found: list[tuple[Method, bool]] = []
+    targets: list[frozenset[str] | None] | None = None
+    for method, conditional, outside in candidates:
+        # outside the catalogue (retired or newer than the data): match the statements' text
+        if outside and not all(permissions.allows(action) for action in outside):
+            continue
+        if method.passes_to:
+            if targets is None:
+                targets = permissions.pass_role_targets()
+            if not _pass_role_reaches(targets, method.passes_to):
+                continue
+        found.append((method, conditional))
+    key_found = tuple((id(m), c) for m, c in found)  # methods() lives as long as the process
+    minimal = _MINIMAL_CACHE.get(key_found)
+    if minimal is None:
+        minimal = _minimal(found)
+        if len(_MINIMAL_CACHE) >= _CANDIDATES_CACHE_SIZE:
+            _MINIMAL_CACHE.pop(next(iter(_MINIMAL_CACHE)))
+        _MINIMAL_CACHE[key_found] = minimal
+    return list(minimal)
+
+
+_MINIMAL_CACHE: dict[tuple[tuple[int, bool], ...], list[tuple[Method, bool]]] = {}
+
+
+def _candidates(permissions: Permissions, index: _MethodIndex) -> list[tuple[Method, bool, tuple[str, ...]]]:
+    """Methods whose catalogue actions are all granted: (method, needs conditional grants, its actions
+    outside the catalogue)."""
+    out: list[tuple[Method, bool, tuple[str, ...]]] = []
+    definite_all, escalation_all = permissions.definite, permissions.escalation
+    everywhere = permissions.unrestricted
+    for method, steps in index.steps:
+        conditional = False
+        ok = True
+        outside: list[str] = []
+        for action, mask, unrestricted_only in steps:
+            if unrestricted_only:
+                definite = bool(mask) and (everywhere & definite_all & mask) == mask
+                any_grant = bool(mask) and (everywhere & escalation_all & mask) == mask
             elif mask:
-                definite = (permissions.definite & mask) == mask
-                any_grant = (permissions.escalation & mask) == mask
-            else:  # outside the catalogue (retired or newer than the data): match the statements' text
-                definite = any_grant = permissions.allows(action)
+                definite = (definite_all & mask) == mask
+                any_grant = (escalation_all & mask) == mask
+            else:
+                outside.append(action)
+                continue
             if not any_grant:
                 ok = False
                 break
             conditional = conditional or not definite
-        if ok and method.passes_to and not _pass_role_reaches(permissions, method.passes_to):
-            ok = False
         if ok:
-            found.append((method, conditional))
-    minimal = [
+            out.append((method, conditional, tuple(outside)))
+    return out
+
+
+def _minimal(found: list[tuple[Method, bool]]) -> list[tuple[Method, bool]]:
+    """Among satisfied methods only those no other satisfied method's action set is a subset of."""
+    action_sets = {id(m): frozenset(m.actions) for m, _ in found}
+    return [
         (m, c)
         for m, c in found
-        if not any(set(o.actions) < set(m.actions) and oc <= c for o, oc in found if o is not m)
+        if not any(action_sets[id(o)] < action_sets[id(m)] and oc <= c for o, oc in found if o is not m)
     ]
-    return minimal
 
 
-def _pass_role_reaches(permissions: Permissions, principals: tuple[str, ...]) -> bool:
-    for allowed in permissions.pass_role_targets():
+def _pass_role_reaches(targets: list[frozenset[str] | None], principals: tuple[str, ...]) -> bool:
+    """Can a role be passed to one of the service principals? `targets` are the iam:PassedToService
+    restrictions of every grant allowing iam:PassRole (Permissions.pass_role_targets)."""
+    for allowed in targets:
         if allowed is None:
             return True
         if any(glob_match(pattern, p) for pattern in allowed for p in principals):
@@ -127,7 +221,7 @@ def privilege_escalation(ctx: RuleContext) -> Iterator[Finding]:
         if conditional:
             severity = _lower(severity)
         actions = [cat.canonical(a) or a for a in method.actions]
-        mask = cat.mask_of(method.actions)
+        mask = cat.mask_of(method.actions)  # cached: method.actions is a tuple
         evidence = [f"method: {n}" for n in method.names] + contributing(ctx, mask)
         if index == len(shown) - 1 and rest:
             evidence.append(f"{len(rest)} more method(s): " + "; ".join(m.title for m, _ in rest))

@@ -84,8 +84,24 @@ class RuleContext:
 
 
 RuleFunction = Callable[[RuleContext], Iterable[Finding]]
-# Catalogue entries the engine itself emits (audit.py), not a registered rule function.
-ENGINE_FINDINGS = frozenset({"suppression-expired"})
+# Catalogue entries IAM Access Analyzer's live check emits (rolewatch.analyzer), not a registered rule function.
+ACCESS_ANALYZER_FINDINGS = frozenset(
+    {
+        "access-analyzer-policy-error",
+        "access-analyzer-security-warning",
+        "access-analyzer-policy-warning",
+        "access-analyzer-policy-suggestion",
+        "access-analyzer-sensitive-access",
+        "access-analyzer-new-access",
+        "access-analyzer-public-trust",
+        "access-analyzer-external-access",
+        "access-analyzer-unused-role",
+        "access-analyzer-unused-permission",
+        "access-analyzer-skipped",
+    }
+)
+# Catalogue entries the engine itself emits (audit.py) or a live check emits, not a registered rule function.
+ENGINE_FINDINGS = frozenset({"suppression-expired"}) | ACCESS_ANALYZER_FINDINGS
 _REGISTRY: dict[str, RuleFunction] = {}
 
 

@@ -70,22 +70,33 @@ def _covers(outer: Grant, inner: Grant) -> bool:
     return all(any(glob_covers(o, i) for o in outer.resources) for i in inner.resources)
 
 
+def _redundant_statements(policy: CompiledPolicy) -> list[str]:
+    """What covers what in one policy. A policy attached to many roles is compared once: the answer
+    is kept on the (immutable, shared) compiled policy."""
+    memo = policy.__dict__.get("_redundant")
+    if memo is not None:
+        return memo
+    grants = policy.allows
+    redundant = []
+    for i, inner in enumerate(grants):
+        if not inner.mask:
+            continue
+        for j, outer in enumerate(grants):
+            if i == j or not _covers(outer, inner):
+                continue
+            # Two identical statements cover each other: report only the later one.
+            if _covers(inner, outer) and j > i:
+                continue
+            redundant.append(f"{inner.location} is covered by {outer.location}")
+            break
+    object.__setattr__(policy, "_redundant", redundant)
+    return redundant
+
+
 @rule
 def policy_redundant_statement(ctx: RuleContext) -> Iterator[Finding]:
     for label, policy in _customer_policies(ctx):
-        grants = policy.allows
-        redundant = []
-        for i, inner in enumerate(grants):
-            if not inner.mask:
-                continue
-            for j, outer in enumerate(grants):
-                if i == j or not _covers(outer, inner):
-                    continue
-                # Two identical statements cover each other: report only the later one.
-                if _covers(inner, outer) and j > i:
-                    continue
-                redundant.append(f"{inner.location} is covered by {outer.location}")
-                break
+        redundant = _redundant_statements(policy)
         if redundant:
             yield ctx.finding(
                 "policy-redundant-statement",

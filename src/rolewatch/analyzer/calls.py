@@ -1,0 +1,323 @@
+"""The IAM Access Analyzer calls rolewatch makes, one function per operation, and what their failures mean.
+
+Each function declares the IAM action it needs with `@requires` (ListFindingsV2 and GetFindingV2 are
+authorised by `access-analyzer:ListFindings` and `access-analyzer:GetFinding`: the V2 operations have no
+IAM action of their own). Every list-like call goes through botocore's paginator. Throttling and
+transient errors are retried by the clients' standard retry mode (inventory/clients.py); what still
+fails comes back as a `CallFailure` saying what it means for the audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+)
+
+from rolewatch.inventory.clients import AwsClients
+from rolewatch.inventory.iam_reader import requires
+
+# The analyzer types whose findings concern roles: external access (who outside the zone of trust can
+# assume the role) and unused access. Internal-access analyzers report on resources, not on roles.
+ROLE_ANALYZER_TYPES = frozenset({"ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"})
+TRUST_POLICY_RESOURCE_TYPE = "AWS::IAM::AssumeRolePolicyDocument"
+# CheckAccessNotGranted accepts one access entry of at most 100 actions (service model: AccessActionsList).
+MAX_ACTIONS_PER_ACCESS_CHECK = 100
+
+IAM_ACTION_OF = {
+    "ListFindingsV2": "access-analyzer:ListFindings",
+    "GetFindingV2": "access-analyzer:GetFinding",
+}
+
+_ACCESS_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException"}
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+_REJECTED = {"ValidationException", "InvalidParameterException", "UnprocessableEntityException"}
+# What a service answers for an operation it does not have (moto answers with the bare HTTP status).
+_NOT_IMPLEMENTED = {"UnknownOperationException", "NotImplemented", "InvalidAction", "UnknownOperation"}
+
+
+def iam_action(operation: str) -> str:
+    return IAM_ACTION_OF.get(operation, f"access-analyzer:{operation}")
+
+
+@dataclass(eq=False)
+class CallFailure(Exception):
+    """A call that failed after botocore's retries; `reason` is for people, the flags for the check."""
+
+    operation: str
+    reason: str
+    service_unavailable: bool = False  # no Access Analyzer at this endpoint: stop asking for this invocation
+    rejected: bool = False  # refused for this input (a document it cannot check): the answer will not change
+    not_found: bool = False  # the finding or recommendation does not exist (any more)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def failure_of(exc: Exception, operation: str, endpoint: str = "") -> CallFailure:
+    """What a botocore exception means for the audit."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = _short(str(error.get("Message", "")))
+        if code in _ACCESS_DENIED:
+            return CallFailure(operation, f"access denied ({iam_action(operation)} is not granted to the auditor)")
+        if code in _THROTTLED:
+            return CallFailure(operation, f"throttled by Access Analyzer ({code}) after botocore's retries")
+        if code.isdigit() or code in _NOT_IMPLEMENTED:
+            # Real Access Analyzer names every error; a bare HTTP status is an endpoint without the service.
+            where = f"the endpoint {endpoint}" if endpoint else "the endpoint"
+            answer = f"HTTP {status or code}" + (f" {message}" if message else "")
+            return CallFailure(
+                operation, f"{where} does not implement IAM Access Analyzer ({answer})", service_unavailable=True
+            )
+        if code == "ResourceNotFoundException":
+            return CallFailure(operation, f"not found: {message or code}", not_found=True)
+        if code in _REJECTED:
+            return CallFailure(operation, f"refused the input ({code}: {message})", rejected=True)
+        return CallFailure(operation, f"failed ({code}: {message})" if message else f"failed ({code})")
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return CallFailure(operation, f"cannot reach Access Analyzer ({exc})", service_unavailable=True)
+    if isinstance(exc, (NoCredentialsError, NoRegionError)):
+        return CallFailure(operation, f"no AWS configuration ({exc})", service_unavailable=True)
+    if isinstance(exc, ParamValidationError):
+        return CallFailure(operation, f"refused the input before sending it ({_short(str(exc))})", rejected=True)
+    return CallFailure(operation, f"failed ({type(exc).__name__}: {_short(str(exc))})")
+
+
+def _short(message: str) -> str:
+    """One line of an error message; an HTML error page (moto server) says nothing worth repeating."""
+    text = " ".join(message.split())
+    if text.startswith("<"):
+        return ""
+    return text[:200]
+
+
+T = TypeVar("T")
+
+
+def guarded(clients: AwsClients, operation: str, call: Callable[[], T]) -> T:
+    """Run one Access Analyzer call; any AWS failure becomes a CallFailure (programming errors propagate)."""
+    try:
+        return call()
+    except (ClientError, BotoCoreError) as exc:
+        raise failure_of(exc, operation, _endpoint(clients)) from exc
+
+
+def _endpoint(clients: AwsClients) -> str:
+    try:
+        return str(clients.accessanalyzer.meta.endpoint_url)
+    except BotoCoreError:
+        return ""
+
+
+def _without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+# -- analyzers and their findings ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    arn: str
+    name: str
+    type: str
+
+    @property
+    def unused_access(self) -> bool:
+        return self.type.endswith("_UNUSED_ACCESS")
+
+
+@requires("access-analyzer:ListAnalyzers")
+def list_role_analyzers(clients: AwsClients) -> list[Analyzer]:
+    """The ACTIVE external-access and unused-access analyzers of the clients' region (one paginated call)."""
+
+    def call() -> list[Analyzer]:
+        pages = clients.accessanalyzer.get_paginator("list_analyzers").paginate()
+        return [
+            Analyzer(arn=a["arn"], name=a["name"], type=a["type"])
+            for page in pages
+            for a in page.get("analyzers", [])
+            if a.get("status") == "ACTIVE" and a.get("type") in ROLE_ANALYZER_TYPES
+        ]
+
+    return guarded(clients, "ListAnalyzers", call)
+
+
+def role_findings_filter(role_arn: str | None) -> dict[str, Any]:
+    """ListFindingsV2 filter: ACTIVE findings on one role (filter key `resource`), or on every role."""
+    criteria: dict[str, Any] = {"status": {"eq": ["ACTIVE"]}}
+    if role_arn is None:
+        criteria["resourceType"] = {"eq": ["AWS::IAM::Role"]}
+    else:
+        criteria["resource"] = {"eq": [role_arn]}
+    return criteria
+
+
+@requires("access-analyzer:ListFindings")
+def list_active_role_findings(clients: AwsClients, analyzer_arn: str, role_arn: str | None) -> list[dict[str, Any]]:
+    """Finding summaries (FindingSummaryV2) of the analyzer for one role, or for every role when None."""
+
+    def call() -> list[dict[str, Any]]:
+        pages = clients.accessanalyzer.get_paginator("list_findings_v2").paginate(
+            analyzerArn=analyzer_arn, filter=role_findings_filter(role_arn)
+        )
+        return [f for page in pages for f in page.get("findings", [])]
+
+    return guarded(clients, "ListFindingsV2", call)
+
+
+@requires("access-analyzer:GetFinding")
+def get_finding_details(clients: AwsClients, analyzer_arn: str, finding_id: str) -> dict[str, Any]:
+    """The finding with every page of its `findingDetails` merged."""
+
+    def call() -> dict[str, Any]:
+        pages = clients.accessanalyzer.get_paginator("get_finding_v2").paginate(analyzerArn=analyzer_arn, id=finding_id)
+        merged: dict[str, Any] = {}
+        details: list[dict[str, Any]] = []
+        for page in pages:
+            merged.update(
+                {k: v for k, v in _without_metadata(page).items() if k not in ("findingDetails", "nextToken")}
+            )
+            details.extend(page.get("findingDetails", []))
+        merged["findingDetails"] = details
+        return merged
+
+    return guarded(clients, "GetFindingV2", call)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    status: str  # SUCCEEDED, IN_PROGRESS, FAILED
+    steps: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+
+
+def _get_recommendation(clients: AwsClients, analyzer_arn: str, finding_id: str) -> Recommendation:
+    def call() -> Recommendation:
+        pages = clients.accessanalyzer.get_paginator("get_finding_recommendation").paginate(
+            analyzerArn=analyzer_arn, id=finding_id
+        )
+        status, error, steps = "", None, []
+        for page in pages:
+            status = page.get("status", status)
+            if page.get("error"):
+                error = f"{page['error'].get('code')}: {page['error'].get('message')}"
+            steps.extend(page.get("recommendedSteps", []))
+        return Recommendation(status=status, steps=tuple(steps), error=error)
+
+    return guarded(clients, "GetFindingRecommendation", call)
+
+
+@requires("access-analyzer:GetFindingRecommendation", "access-analyzer:GenerateFindingRecommendation")
+def finding_recommendation(clients: AwsClients, analyzer_arn: str, finding_id: str) -> Recommendation:
+    """Access Analyzer's recommended policy change for an unused-permission finding.
+
+    Reads the recommendation; when none was ever generated, asks for one and reads once more. Generation
+    is asynchronous: an IN_PROGRESS answer is returned as such (no waiting inside a Lambda run); the next
+    audit finds it SUCCEEDED.
+    """
+    try:
+        return _get_recommendation(clients, analyzer_arn, finding_id)
+    except CallFailure as failure:
+        if not failure.not_found:
+            raise
+    guarded(
+        clients,
+        "GenerateFindingRecommendation",
+        lambda: clients.accessanalyzer.generate_finding_recommendation(analyzerArn=analyzer_arn, id=finding_id),
+    )
+    return _get_recommendation(clients, analyzer_arn, finding_id)
+
+
+# -- policy checks (no analyzer needed) -----------------------------------------------------------------
+
+
+@requires("access-analyzer:ValidatePolicy")
+def validate_policy(
+    clients: AwsClients, document: str, policy_type: str, resource_type: str | None = None
+) -> list[dict[str, Any]]:
+    """Every ValidatePolicy finding of the document (all pages)."""
+    kwargs: dict[str, Any] = {"policyDocument": document, "policyType": policy_type}
+    if resource_type:
+        kwargs["validatePolicyResourceType"] = resource_type
+
+    def call() -> list[dict[str, Any]]:
+        pages = clients.accessanalyzer.get_paginator("validate_policy").paginate(**kwargs)
+        return [f for page in pages for f in page.get("findings", [])]
+
+    return guarded(clients, "ValidatePolicy", call)
+
+
+def action_batches(actions: Sequence[str]) -> list[tuple[str, ...]]:
+    """The actions in batches CheckAccessNotGranted accepts (one access entry, at most 100 actions)."""
+    unique = list(dict.fromkeys(actions))
+    return [
+        tuple(unique[i : i + MAX_ACTIONS_PER_ACCESS_CHECK]) for i in range(0, len(unique), MAX_ACTIONS_PER_ACCESS_CHECK)
+    ]
+
+
+@requires("access-analyzer:CheckAccessNotGranted")
+def check_access_not_granted(clients: AwsClients, document: str, actions: Iterable[str]) -> dict[str, Any]:
+    access = [{"actions": list(actions)}]
+    if len(access[0]["actions"]) > MAX_ACTIONS_PER_ACCESS_CHECK:
+        raise ValueError(f"at most {MAX_ACTIONS_PER_ACCESS_CHECK} actions per call: use action_batches()")
+    return guarded(
+        clients,
+        "CheckAccessNotGranted",
+        lambda: _without_metadata(
+            clients.accessanalyzer.check_access_not_granted(
+                policyDocument=document, access=access, policyType="IDENTITY_POLICY"
+            )
+        ),
+    )
+
+
+@requires("access-analyzer:CheckNoNewAccess")
+def check_no_new_access(clients: AwsClients, document: str, reference: str) -> dict[str, Any]:
+    """Does `document` grant anything `reference` does not? (new = the role's policy, existing = reference)"""
+    return guarded(
+        clients,
+        "CheckNoNewAccess",
+        lambda: _without_metadata(
+            clients.accessanalyzer.check_no_new_access(
+                newPolicyDocument=document, existingPolicyDocument=reference, policyType="IDENTITY_POLICY"
+            )
+        ),
+    )
+
+
+@requires("access-analyzer:CheckNoPublicAccess")
+def check_no_public_trust(clients: AwsClients, trust_document: str) -> dict[str, Any]:
+    return guarded(
+        clients,
+        "CheckNoPublicAccess",
+        lambda: _without_metadata(
+            clients.accessanalyzer.check_no_public_access(
+                policyDocument=trust_document, resourceType=TRUST_POLICY_RESOURCE_TYPE
+            )
+        ),
+    )
+
+
+ADAPTER_FUNCTIONS = (
+    list_role_analyzers,
+    list_active_role_findings,
+    get_finding_details,
+    finding_recommendation,
+    validate_policy,
+    check_access_not_granted,
+    check_no_new_access,
+    check_no_public_trust,
+)

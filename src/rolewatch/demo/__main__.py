@@ -1,0 +1,5 @@
+"""`python -m rolewatch.demo`."""
+
+from rolewatch.demo.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,553 @@
+"""Event and on-demand audits: a trigger in, one SNS report out.
+
+    event ──parse──▶ AuditRequest ──resolve──▶ role names ──read_role──▶ snapshots (current state, never
+    the payload) ──audit_roles + live checks──▶ findings ──┐
+    request + snapshots + IAM history ──delta──▶ what this call changed ─┴─▶ report ──▶ SNS (S3 if large)
+
+Outcomes, each defined and tested:
+- a failed call (`errorCode`) or an unwatched call: `Skipped`, logged, counted, nothing published;
+- an event that is not an event (`EventError`): raised, so the invocation fails and the event ends in the
+  dead-letter queue where a person can look at it (a security tool must not drop input silently, and
+  the retries cost nothing: the parse fails before any AWS call);
+- a role deleted before the audit: a short `info` report ("deleted before audit"), not a failure;
+- a policy attached to no role, an instance without a profile: a note, nothing to audit;
+- SNS or S3 failure: `DeliveryError` is raised (Lambda retries, then the DLQ);
+- the same event delivered twice: the second delivery returns the first outcome and publishes nothing
+  (Powertools idempotency on DynamoDB, keyed on the CloudTrail `eventID`, else the EventBridge `id`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from rolewatch.audit import audit_roles, trusted_services
+from rolewatch.baseline import Baseline, Profile, load_baseline
+from rolewatch.delivery import Delivered, publish
+from rolewatch.delta import (
+    PERMISSION_CALLS,
+    Before,
+    PermissionDelta,
+    before_instance_change,
+    before_role_change,
+    compute_delta,
+)
+from rolewatch.inventory.change_history import association_profile, previous_default_version
+from rolewatch.inventory.clients import AwsClients
+from rolewatch.inventory.iam_reader import (
+    DEFAULT_RETRY,
+    InstanceProfile,
+    RetryPolicy,
+    profiles_for_instances,
+    read_instance_profile,
+    read_managed_policy,
+    read_role,
+    roles_for_policy,
+)
+from rolewatch.model import (
+    AuditError,
+    AuditResult,
+    Finding,
+    LiveCheckResult,
+    PolicyError,
+    RoleSnapshot,
+    Severity,
+)
+from rolewatch.policy.document import parse_policy
+from rolewatch.report import build_report
+from rolewatch.report.event_context import event_header, event_record
+from rolewatch.report.model import severity_counts, worst_first
+from rolewatch.report.notification import compose
+from rolewatch.settings import Settings
+from rolewatch.triggers import DIRECT_INVOCATION, AuditRequest, Skipped, TriggerResult, parse_event
+
+LOG = logging.getLogger(__name__)
+
+LiveCheck = Callable[[RoleSnapshot, Profile], LiveCheckResult]
+# Live checks as a sequence, or a factory called once per audit (for checks that keep per-invocation
+# state, such as rolewatch.analyzer.AccessAnalyzerCheck's cache and circuit breaker).
+LiveChecks = Sequence[LiveCheck] | Callable[[], Sequence[LiveCheck]]
+Deduplicator = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
+
+# Calls after which the role itself may not be visible yet (IAM is eventually consistent).
+JUST_CREATED = frozenset({"CreateRole"})
+# Calls that change which role an instance runs with: the delta is old role vs new role.
+INSTANCE_CALLS = frozenset(
+    {
+        "RunInstances",
+        "AssociateIamInstanceProfile",
+        "ReplaceIamInstanceProfileAssociation",
+        "DisassociateIamInstanceProfile",
+        "AddRoleToInstanceProfile",
+        "RemoveRoleFromInstanceProfile",
+    }
+)
+
+
+def idempotency_key(event: Any, request: AuditRequest) -> str | None:
+    """What makes two deliveries the same event: the request's event id, which for CloudTrail is the
+    record's `eventID` (kept when another region's bus forwards the event), else the EventBridge `id`.
+    A direct invocation is deduplicated only on a caller-given "id": without one, every invocation is
+    its own audit (asking twice for an on-demand audit means wanting two)."""
+    if request.event_source == DIRECT_INVOCATION:
+        given = event.get("id") if isinstance(event, Mapping) else None
+        return request.event_id if given else None
+    return request.event_id or None
+
+
+@dataclass(frozen=True)
+class EventAudit:
+    """Everything one request produced before delivery."""
+
+    request: AuditRequest
+    roles: tuple[str, ...]  # audited (exist now)
+    deleted: tuple[str, ...]  # named by the event, gone before the audit
+    deltas: tuple[PermissionDelta, ...]
+    result: AuditResult
+    notes: tuple[str, ...] = ()
+
+    @property
+    def account(self) -> str:
+        if self.request.account:
+            return self.request.account
+        arns = [f.resource for f in self.result.findings if f.resource.startswith("arn:")]
+        return arns[0].split(":")[4] if arns else ""
+
+    @property
+    def notice(self) -> str | None:
+        if not self.deleted:
+            return None
+        return f"{', '.join(self.deleted)} deleted before audit ({self.request.event_name})"
+
+    def header(self) -> list[str]:
+        return event_header(self.request, roles=self.roles, deleted=self.deleted, deltas=self.deltas, notes=self.notes)
+
+    def full_report(self) -> dict[str, Any]:
+        report = build_report(self.result, sources=[f"event:{self.request.event_id}"])
+        report["event"] = event_record(self.request)
+        report["changes"] = [delta.to_dict() for delta in self.deltas]
+        report["deleted_before_audit"] = list(self.deleted)
+        return report
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    """What the handler returns (and the idempotency store keeps): small and JSON-serialisable."""
+
+    status: str  # skipped | nothing-to-audit | published | below-threshold
+    event_id: str
+    event_name: str
+    reason: str = ""
+    roles: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+    findings: Mapping[str, int] = field(default_factory=dict)  # open findings by severity
+    message_id: str | None = None
+    overflow_key: str | None = None
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "reason": self.reason,
+            "roles": list(self.roles),
+            "deleted": list(self.deleted),
+            "findings": dict(self.findings),
+            "message_id": self.message_id,
+            "overflow_key": self.overflow_key,
+            "duplicate": self.duplicate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditOutcome:
+        return cls(
+            status=data["status"],
+            event_id=data["event_id"],
+            event_name=data["event_name"],
+            reason=data.get("reason", ""),
+            roles=tuple(data.get("roles", ())),
+            deleted=tuple(data.get("deleted", ())),
+            findings=dict(data.get("findings", {})),
+            message_id=data.get("message_id"),
+            overflow_key=data.get("overflow_key"),
+            duplicate=bool(data.get("duplicate", False)),
+        )
+
+    def metrics(self) -> dict[str, int]:
+        """Metric name -> count for this invocation (the handler emits them; a duplicate counts only itself)."""
+        if self.duplicate:
+            return {"DuplicateEvents": 1}
+        if self.status == "skipped":
+            return {"SkippedEvents": 1}
+        out = {"Audits": 1, "DeletedBeforeAudit": len(self.deleted), "ReportsPublished": int(bool(self.message_id))}
+        out.update({f"Findings{severity.capitalize()}": n for severity, n in self.findings.items()})
+        return out
+
+
+class EventAuditService:
+    """Audits what one trigger names and publishes the report. AWS access goes through `clients` only."""
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        topic_arn: str,
+        bucket: str | None = None,
+        kms_key_id: str | None = None,
+        baseline: Baseline | None = None,
+        min_severity: Severity = Severity.MEDIUM,
+        publish_clean: bool = False,
+        live_checks: LiveChecks = (),
+        retry: RetryPolicy = DEFAULT_RETRY,
+        sleep: Callable[[float], None] = time.sleep,
+        today: date | None = None,
+    ) -> None:
+        self.clients = clients
+        self.topic_arn = topic_arn
+        self.bucket = bucket
+        self.kms_key_id = kms_key_id
+        self.baseline = baseline or load_baseline()
+        self.min_severity = min_severity
+        self.publish_clean = publish_clean
+        self.live_checks = live_checks
+        self.retry = retry
+        self.sleep = sleep
+        self.today = today
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, clients: AwsClients, *, live_checks: LiveChecks = ()
+    ) -> EventAuditService:
+        """Built once per cold start; a bad BASELINE_PATH raises BaselineError here."""
+        return cls(
+            clients,
+            topic_arn=settings.report_topic_arn,
+            bucket=settings.report_bucket,
+            kms_key_id=settings.report_kms_key_id,
+            baseline=load_baseline(settings.baseline_path),
+            min_severity=settings.min_severity,
+            publish_clean=settings.publish_clean,
+            live_checks=live_checks,
+        )
+
+    # -- the whole path ----------------------------------------------------------------------------
+
+    def handle_event(self, event: Any, once: Deduplicator | None = None) -> AuditOutcome:
+        """Raw event -> outcome. `once(key, run)` runs `run` only for a key not seen before and returns
+        its stored result otherwise (the handler passes Powertools idempotency); without it, or without
+        a key (a direct invocation with no "id"), the audit always runs. Raises EventError, DeliveryError."""
+        parsed = parse_event(event)
+        if isinstance(parsed, Skipped):
+            return self.handle(parsed)
+        key = idempotency_key(event, parsed)
+        if once is None or key is None:
+            return self.handle(parsed)
+        ran = False
+
+        def run() -> dict[str, Any]:
+            nonlocal ran
+            ran = True
+            return self.handle(parsed).to_dict()
+
+        stored = AuditOutcome.from_dict(once(key, run))
+        if not ran:
+            LOG.info("duplicate delivery of event %s: already audited, nothing published", key)
+            return replace(stored, duplicate=True)
+        return stored
+
+    def handle(self, parsed: TriggerResult) -> AuditOutcome:
+        if isinstance(parsed, Skipped):
+            LOG.info("skipped %s %s: %s", parsed.event_source, parsed.event_name, parsed.reason)
+            return AuditOutcome("skipped", parsed.event_id, parsed.event_name, reason=parsed.reason)
+        audit = self.audit(parsed)
+        counts = severity_counts(audit.result.findings)
+        base = AuditOutcome(
+            "below-threshold",
+            parsed.event_id,
+            parsed.event_name,
+            roles=audit.roles,
+            deleted=audit.deleted,
+            findings=counts,
+        )
+        if not audit.roles and not audit.deleted:
+            reason = "; ".join(audit.notes) or "the event names nothing that exists"
+            LOG.info("nothing to audit for %s %s: %s", parsed.event_name, parsed.event_id, reason)
+            return replace(base, status="nothing-to-audit", reason=reason)
+        delivered = self.publish(audit)
+        if delivered is None:
+            return replace(base, reason=f"nothing at or above {self.min_severity.value} to publish")
+        return replace(base, status="published", message_id=delivered.message_id, overflow_key=delivered.overflow_key)
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def audit(self, request: AuditRequest) -> EventAudit:
+        targets = _Resolver(self.clients).resolve(request)
+        snapshots: dict[str, RoleSnapshot] = {}
+        deleted: list[str] = []
+        for name in targets.roles:
+            snapshot = read_role(
+                self.clients,
+                name,
+                retry_missing=request.event_name in JUST_CREATED,
+                retry=self.retry,
+                sleep=self.sleep,
+            )
+            if snapshot is None:
+                deleted.append(name)
+            else:
+                snapshots[name] = snapshot
+        result = audit_roles(snapshots.values(), self.baseline, today=self.today)
+        result = self._with_live_checks(result, snapshots.values())
+        deltas = _DeltaReader(self.clients, request, snapshots, targets).deltas()
+        result = replace(result, notes=tuple(targets.notes))
+        return EventAudit(request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes))
+
+    def _with_live_checks(self, result: AuditResult, snapshots: Iterable[RoleSnapshot]) -> AuditResult:
+        checks = tuple(self.live_checks() if callable(self.live_checks) else self.live_checks)
+        if not checks:
+            return result
+        findings: list[Finding] = list(result.findings)
+        errors: list[AuditError] = list(result.errors)
+        for snapshot in snapshots:
+            profile = self.baseline.profile_for(snapshot, _trusted_services(snapshot))
+            skipped: list[str] = []
+            for check in checks:
+                name = getattr(check, "__name__", type(check).__name__)
+                try:
+                    outcome = check(snapshot, profile)
+                except Exception as exc:  # a crashing check is reported, never a dead run
+                    errors.append(AuditError(snapshot.arn, f"live-check:{name}", f"{type(exc).__name__}: {exc}"))
+                    continue
+                findings.extend(outcome.findings)
+                skipped.extend(outcome.skipped)
+            if skipped and (finding := _skipped_finding(snapshot, skipped)) is not None:
+                findings.append(finding)
+        return replace(result, findings=tuple(worst_first(findings)), errors=tuple(errors))
+
+    # -- delivery ----------------------------------------------------------------------------------
+
+    def publish(self, audit: EventAudit) -> Delivered | None:
+        """One message for the whole event, or None when nothing reaches MIN_SEVERITY (and not PUBLISH_CLEAN)."""
+        notification = compose(
+            audit.result,
+            account=audit.account,
+            header=audit.header(),
+            min_severity=self.min_severity,
+            publish_clean=self.publish_clean,
+            notice=audit.notice,
+        )
+        if notification is None:
+            return None
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        delivered = publish(
+            notification,
+            audit.full_report(),
+            sns=self.clients.sns,
+            topic_arn=self.topic_arn,
+            s3=self.clients.s3,
+            bucket=self.bucket,
+            key=f"reports/events/{day}/{_safe_key(audit.request.event_id)}.json",
+            kms_key_id=self.kms_key_id,
+        )
+        LOG.info(
+            "published report of %s %s: %s",
+            audit.request.event_name,
+            audit.request.event_id,
+            notification.subject,
+            extra={"message_id": delivered.message_id, "overflow_key": delivered.overflow_key},
+        )
+        return delivered
+
+
+def _safe_key(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:200]
+
+
+def _trusted_services(snapshot: RoleSnapshot) -> frozenset[str]:
+    if snapshot.trust_policy is None:
+        return frozenset()
+    try:
+        return trusted_services(parse_policy(snapshot.trust_policy, "trust", "trust"))
+    except PolicyError:
+        return frozenset()
+
+
+def _skipped_finding(snapshot: RoleSnapshot, reasons: list[str]) -> Finding | None:
+    """The one `info` finding naming the live checks that did not run, in the analyzer's wording."""
+    from rolewatch.analyzer import skipped_finding  # only audits with live checks pay for the import
+
+    return skipped_finding(snapshot, reasons)
+
+
+# -- targets ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Targets:
+    roles: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    profiles: dict[str, InstanceProfile | None] = field(default_factory=dict)  # as named by the event
+    instance_profiles: dict[str, str | None] = field(default_factory=dict)  # instance id -> profile ARN now
+
+    def add(self, *names: str) -> None:
+        for name in names:
+            if name not in self.roles:
+                self.roles.append(name)
+
+    def role_of_profile(self, name_or_arn: str) -> str | None:
+        profile = self.profiles.get(name_or_arn)
+        return profile.role_names[0] if profile and profile.role_names else None
+
+
+class _Resolver:
+    """Event targets -> the role names to audit (policies, profiles and instances lead to their roles)."""
+
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+        self._profiles: dict[str, InstanceProfile | None] = {}
+
+    def profile(self, name_or_arn: str) -> InstanceProfile | None:
+        key = name_or_arn.rsplit("/", 1)[-1]
+        if key not in self._profiles:
+            self._profiles[key] = read_instance_profile(self.clients, name_or_arn)
+        return self._profiles[key]
+
+    def resolve(self, request: AuditRequest) -> _Targets:
+        out = _Targets()
+        out.add(*request.role_names)
+        for arn in request.policy_arns:
+            users = roles_for_policy(self.clients, arn)
+            if not users:
+                out.notes.append(f"policy {arn} is attached to no role and is no role's boundary: nothing to audit")
+            out.add(*users)
+        for name in request.instance_profiles:
+            profile = self.profile(name)
+            out.profiles[name] = profile
+            if profile is None:
+                out.notes.append(f"instance profile {name} no longer exists")
+            elif not profile.role_names and name not in _removed_from(request):
+                out.notes.append(f"instance profile {profile.name} holds no role")
+            else:
+                out.add(*profile.role_names)
+        if request.instance_ids:
+            now = profiles_for_instances(self.clients, request.instance_ids)
+            for instance in request.instance_ids:
+                arn = now.get(instance)
+                out.instance_profiles[instance] = arn
+                if arn is None:
+                    if request.event_name != "DisassociateIamInstanceProfile":
+                        out.notes.append(f"instance {instance} runs without an instance profile (or does not exist)")
+                    continue
+                profile = self.profile(arn)
+                out.profiles.setdefault(arn, profile)
+                if profile is not None:
+                    out.add(*profile.role_names)
+        return out
+
+
+def _removed_from(request: AuditRequest) -> tuple[str, ...]:
+    return request.instance_profiles if request.event_name == "RemoveRoleFromInstanceProfile" else ()
+
+
+# -- what changed ----------------------------------------------------------------------------------
+
+
+class _DeltaReader:
+    """The permission delta of the call, reading from IAM/EC2 what the event alone does not say."""
+
+    def __init__(
+        self, clients: AwsClients, request: AuditRequest, snapshots: Mapping[str, RoleSnapshot], targets: _Targets
+    ) -> None:
+        self.clients = clients
+        self.request = request
+        self.params = request.request_parameters
+        self.snapshots = dict(snapshots)
+        self.targets = targets
+
+    def deltas(self) -> list[PermissionDelta]:
+        name = self.request.event_name
+        if name in PERMISSION_CALLS:
+            return self._role_deltas()
+        if name in INSTANCE_CALLS:
+            return self._instance_deltas()
+        return []
+
+    def _role_deltas(self) -> list[PermissionDelta]:
+        name = self.request.event_name
+        policy_before = None
+        if name == "DetachRolePolicy":
+            policy_before = read_managed_policy(self.clients, str(self.params.get("policyArn", "")))
+        elif name in ("CreatePolicyVersion", "SetDefaultPolicyVersion"):
+            policy_before = previous_default_version(self.clients, str(self.params.get("policyArn", "")))
+        change = _describe_call(name, self.params)
+        out = []
+        for role_name, snapshot in self.snapshots.items():
+            before = before_role_change(name, self.params, snapshot, policy_before=policy_before)
+            out.append(compute_delta(f"role {role_name}", change, before, snapshot))
+        return out
+
+    def _role(self, name: str | None) -> RoleSnapshot | None:
+        if name is None:
+            return None
+        if name not in self.snapshots:
+            snapshot = read_role(self.clients, name, include_instances=False)
+            if snapshot is not None:
+                self.snapshots[name] = snapshot
+        return self.snapshots.get(name)
+
+    def _instance_deltas(self) -> list[PermissionDelta]:
+        name = self.request.event_name
+        targets = self.targets
+        new_profile = self.request.instance_profiles[0] if self.request.instance_profiles else None
+        new_role_name = targets.role_of_profile(new_profile) if new_profile else None
+        if name in ("AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile"):
+            role_name = str(self.params.get("roleName", ""))
+            profile = str(self.params.get("instanceProfileName", ""))
+            role = self._role(role_name)
+            subject = f"instance profile {profile}"
+            if name == "AddRoleToInstanceProfile":
+                before = before_instance_change(None, f"the profile held no role before {role_name} was added")
+                return [compute_delta(subject, f"role {role_name} added", before, role)]
+            before = before_instance_change(role, f"the profile held {role_name} before it was removed")
+            return [compute_delta(subject, f"role {role_name} removed", before, None)]
+        out = []
+        for instance in self.request.instance_ids:
+            if name == "DisassociateIamInstanceProfile":
+                old_role = self._role(new_profile and targets.role_of_profile(new_profile))
+                before = before_instance_change(old_role, f"the instance ran with profile {new_profile}")
+                out.append(compute_delta(f"instance {instance}", f"profile {new_profile} removed", before, None))
+                continue
+            new_role = self._role(new_role_name)
+            change = f"now runs with profile {new_profile} (role {new_role_name or 'none'})"
+            if name == "ReplaceIamInstanceProfileAssociation":
+                before = self._replaced(new_profile)
+            else:
+                basis = (
+                    "a new instance has no role before its launch"
+                    if name == "RunInstances"
+                    else "EC2 associates a profile only with an instance that has none, so it had no role before"
+                )
+                before = before_instance_change(None, basis)
+            out.append(compute_delta(f"instance {instance}", change, before, new_role))
+        return out
+
+    def _replaced(self, new_profile: str | None) -> Before:
+        association = self.request.association_ids[0] if self.request.association_ids else None
+        found = association_profile(self.clients, association) if association else None
+        if found is None or (new_profile and found[1].rsplit("/", 1)[-1] == new_profile.rsplit("/", 1)[-1]):
+            return Before(None, f"EC2 no longer shows the replaced association {association} and its profile", False)
+        old_profile = read_instance_profile(self.clients, found[1])
+        old_role = old_profile.role_names[0] if old_profile and old_profile.role_names else None
+        basis = f"the replaced association {association} had profile {found[1]} (role {old_role or 'none'})"
+        return before_instance_change(self._role(old_role), basis)
+
+
+def _describe_call(name: str, params: Mapping[str, Any]) -> str:
+    detail = params.get("policyArn") or params.get("policyName") or params.get("permissionsBoundary") or ""
+    version = params.get("versionId")
+    return " ".join(str(part) for part in (name, detail, version) if part)

@@ -1,0 +1,110 @@
+"""The Lambda functions' configuration, read from the environment once per cold start and validated.
+
+The variable names are a contract with template.yaml (notes/contracts.md). A missing or invalid value
+raises `ConfigurationError` naming the variable, what it holds and what was expected, so a bad deploy
+fails at its first (cold) invocation with one readable line instead of publishing nothing or too much.
+Pure: no AWS calls.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from rolewatch.model import Severity
+
+REPORT_TOPIC_ARN = "REPORT_TOPIC_ARN"
+REPORT_BUCKET = "REPORT_BUCKET"
+REPORT_KMS_KEY_ID = "REPORT_KMS_KEY_ID"
+IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+MIN_SEVERITY = "MIN_SEVERITY"
+PUBLISH_CLEAN = "PUBLISH_CLEAN"
+BASELINE_PATH = "BASELINE_PATH"
+ACCESS_ANALYZER = "ACCESS_ANALYZER"
+
+# What each function cannot run without (the others have defaults).
+EVENT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET, IDEMPOTENCY_TABLE})
+ACCOUNT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET})
+
+ACCESS_ANALYZER_MODES = ("auto", "off")
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+# S3 bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63; starts and ends alphanumeric).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# DynamoDB table names: 3-255 of [a-zA-Z0-9_.-]; an ARN is accepted too.
+_TABLE = re.compile(r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$")
+
+
+class ConfigurationError(ValueError):
+    """An environment variable is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    report_topic_arn: str
+    report_bucket: str | None = None
+    report_kms_key_id: str | None = None  # None: the bucket's default encryption key
+    idempotency_table: str | None = None
+    min_severity: Severity = Severity.MEDIUM
+    publish_clean: bool = False
+    baseline_path: str | None = None  # None: the shipped default baseline
+    access_analyzer: str = "auto"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, required: Collection[str] = EVENT_FUNCTION_REQUIRES
+) -> Settings:
+    """The settings from `environ` (default: os.environ). Raises ConfigurationError."""
+    env = os.environ if environ is None else environ
+
+    def value(name: str) -> str | None:
+        text = env.get(name, "").strip()
+        if not text and name in required:
+            raise ConfigurationError(f"{name} is not set: the function needs it (see template.yaml)")
+        return text or None
+
+    topic = value(REPORT_TOPIC_ARN)
+    if topic is not None and not _TOPIC_ARN.match(topic):
+        raise ConfigurationError(f"{REPORT_TOPIC_ARN}={topic!r} is not an SNS topic ARN")
+    bucket = value(REPORT_BUCKET)
+    if bucket is not None and not _BUCKET.match(bucket):
+        raise ConfigurationError(f"{REPORT_BUCKET}={bucket!r} is not a valid S3 bucket name")
+    table = value(IDEMPOTENCY_TABLE)
+    if table is not None and not _TABLE.match(table):
+        raise ConfigurationError(f"{IDEMPOTENCY_TABLE}={table!r} is not a DynamoDB table name or ARN")
+    return Settings(
+        report_topic_arn=topic or "",
+        report_bucket=bucket,
+        report_kms_key_id=value(REPORT_KMS_KEY_ID),
+        idempotency_table=table,
+        min_severity=_severity(value(MIN_SEVERITY) or Severity.MEDIUM.value),
+        publish_clean=_boolean(PUBLISH_CLEAN, value(PUBLISH_CLEAN) or "false"),
+        baseline_path=value(BASELINE_PATH),
+        access_analyzer=_choice(ACCESS_ANALYZER, value(ACCESS_ANALYZER) or "auto", ACCESS_ANALYZER_MODES),
+    )
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{MIN_SEVERITY}: {exc}") from None
+
+
+def _boolean(name: str, text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"{name}={text!r} is not a boolean (expected true or false)")
+
+
+def _choice(name: str, text: str, choices: tuple[str, ...]) -> str:
+    lowered = text.lower()
+    if lowered not in choices:
+        raise ConfigurationError(f"{name}={text!r} is not one of: {', '.join(choices)}")
+    return lowered

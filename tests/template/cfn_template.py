@@ -1,0 +1,336 @@
+"""template.yaml as the tests see it: decoded by cfn-lint, intrinsics resolved in a fixed fake account.
+
+cfn-lint's decoder reads the short-form tags (!Ref, !Sub, !GetAtt, ...) into their long form
+({"Ref": ...}); `Resolver` then replaces them with plausible values: parameters take their defaults
+(or given overrides), pseudo parameters a fixed account and us-east-1, and a reference to a resource
+the physical id or ARN CloudFormation would give it. Good enough to audit the roles the template
+defines with rolewatch itself; not a CloudFormation emulator.
+
+Which AWS actions the code needs comes from the `requires(...)` declarations
+(rolewatch.inventory.iam_reader.ACTIONS_BY_FUNCTION). The registry is filled as modules are imported,
+so it is read in a fresh interpreter after importing exactly the modules asked for.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+
+from rolewatch.model import AttachedPolicy, RoleSnapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+FORWARDER = ROOT / "templates" / "forwarder.yaml"
+SRC = ROOT / "src"
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "rolewatch"
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::StackName": STACK,
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class _NoValue:
+    """AWS::NoValue: the property or list item is removed."""
+
+
+NO_VALUE = _NoValue()
+
+
+class TemplateError(ValueError):
+    """The template cannot be read or uses an intrinsic the resolver does not know."""
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The decoded template (plain dicts and lists); cfn-lint's decode errors raise TemplateError."""
+    template, matches = decode(str(path))
+    if matches or template is None:
+        raise TemplateError(f"{path}: " + "; ".join(str(m) for m in matches or ["not a template"]))
+    return json.loads(json.dumps(template))  # cfn-lint's node classes -> plain values
+
+
+def _physical(logical: str, rtype: str) -> dict[str, str]:
+    """Ref value and attributes of a resource, as CloudFormation would name them."""
+    name = f"{STACK}-{logical}".lower() if rtype == "AWS::S3::Bucket" else f"{STACK}-{logical}"
+    arn = f"arn:aws:{rtype.split('::')[1].lower()}:{REGION}:{ACCOUNT}:{name}"
+    values: dict[str, dict[str, str]] = {
+        "AWS::SNS::Topic": {"Ref": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}", "TopicName": name},
+        "AWS::S3::Bucket": {"Ref": name, "Arn": f"arn:aws:s3:::{name}"},
+        "AWS::KMS::Key": {
+            "Ref": "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "Arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        },
+        "AWS::DynamoDB::Table": {"Ref": name, "Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"},
+        "AWS::SQS::Queue": {
+            "Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}",
+            "Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
+            "QueueName": name,
+        },
+        "AWS::IAM::Role": {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"},
+        "AWS::Serverless::Function": {"Ref": name, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"},
+        "AWS::Lambda::Function": {"Ref": name, "Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"},
+        "AWS::Events::Rule": {"Ref": name, "Arn": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"},
+    }
+    return values.get(rtype, {"Ref": name, "Arn": arn})
+
+
+class Resolver:
+    """Resolves intrinsic functions against one template and a set of parameter values."""
+
+    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> None:
+        self.template = template
+        self.parameters = {
+            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        } | dict(parameters or {})
+        self.resources = template.get("Resources", {})
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template["Conditions"][name]))
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.resources:
+            logical_name = self.resources[name].get("Properties", {}).get("LogGroupName")
+            if logical_name is not None:  # a named log group: Ref is its name
+                return self.value(logical_name)
+            return _physical(name, self.resources[name]["Type"])["Ref"]
+        raise TemplateError(f"Ref to unknown name {name!r}")
+
+    def _get_att(self, logical: str, attribute: str) -> str:
+        if logical not in self.resources:
+            raise TemplateError(f"Fn::GetAtt of unknown resource {logical!r}")
+        rtype = self.resources[logical]["Type"]
+        if rtype == "AWS::Logs::LogGroup" and attribute == "Arn":
+            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self._ref(logical)}:*"
+        values = _physical(logical, rtype)
+        if attribute not in values:
+            raise TemplateError(f"Fn::GetAtt {logical}.{attribute}: attribute unknown to the test resolver")
+        return values[attribute]
+
+    def _sub(self, args: Any) -> str:
+        text, local = (args, {}) if isinstance(args, str) else (args[0], self.value(args[1]))
+        out, i = [], 0
+        while (start := text.find("${", i)) >= 0:
+            end = text.index("}", start)
+            out.append(text[i:start])
+            name = text[start + 2 : end]
+            if name.startswith("!"):
+                out.append("${" + name[1:] + "}")
+            elif name in local:
+                out.append(str(local[name]))
+            elif "." in name and name.split(".", 1)[0] in self.resources:
+                out.append(self._get_att(*name.split(".", 1)))
+            else:
+                out.append(str(self._ref(name)))
+            i = end + 1
+        return "".join(out) + text[i:]
+
+    def value(self, node: Any) -> Any:
+        """The node with every intrinsic function resolved (AWS::NoValue items dropped)."""
+        if isinstance(node, list):
+            items = [self.value(item) for item in node]
+            return [item for item in items if item is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((key, args),) = node.items()
+            if key == "Ref":
+                return self._ref(args)
+            if key == "Fn::GetAtt":
+                logical, attribute = args.split(".", 1) if isinstance(args, str) else args
+                return self._get_att(logical, attribute)
+            if key == "Fn::Sub":
+                return self._sub(args)
+            if key == "Fn::Join":
+                return str(args[0]).join(str(v) for v in self.value(args[1]))
+            if key == "Fn::Select":
+                return self.value(args[1])[int(self.value(args[0]))]
+            if key == "Fn::If":
+                return self.value(args[1] if self.condition(args[0]) else args[2])
+            if key == "Fn::Equals":
+                left, right = self.value(args)
+                return str(left) == str(right)
+            if key == "Fn::Not":
+                return not self.value(args[0])
+            if key == "Fn::And":
+                return all(self.value(args))
+            if key == "Fn::Or":
+                return any(self.value(args))
+            if key == "Condition":
+                return self.condition(args)
+            if key.startswith("Fn::"):
+                raise TemplateError(f"{key} is not known to the test resolver")
+        resolved = {k: self.value(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+
+
+def resources_of_type(template: Mapping[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == rtype}
+
+
+def role_snapshots(template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> list[RoleSnapshot]:
+    """Every AWS::IAM::Role of the template as the RoleSnapshot IAM would return once deployed."""
+    resolver = Resolver(template, parameters)
+    snapshots = []
+    for logical, resource in resources_of_type(template, "AWS::IAM::Role").items():
+        if "Condition" in resource and not resolver.condition(resource["Condition"]):
+            continue
+        props = resolver.value(resource.get("Properties", {}))
+        name = props.get("RoleName") or f"{STACK}-{logical}"
+        arn = f"arn:aws:iam::{ACCOUNT}:role{props.get('Path', '/')}{name}"
+        snapshots.append(
+            RoleSnapshot(
+                arn=arn,
+                name=name,
+                path=props.get("Path", "/"),
+                trust_policy=props["AssumeRolePolicyDocument"],
+                inline_policies=tuple(
+                    AttachedPolicy(
+                        name=p["PolicyName"], document=p["PolicyDocument"], location=f"{logical}.{p['PolicyName']}"
+                    )
+                    for p in props.get("Policies", [])
+                ),
+                managed_policies=tuple(
+                    AttachedPolicy(name=a.rsplit("/", 1)[-1], document=None, arn=a)
+                    for a in props.get("ManagedPolicyArns", [])
+                ),
+                max_session_duration=int(props.get("MaxSessionDuration", 3600)),
+                tags=tuple((t["Key"], t["Value"]) for t in props.get("Tags", [])),
+            )
+        )
+    return snapshots
+
+
+def role_statements(
+    template: Mapping[str, Any], logical: str, parameters: Mapping[str, str] | None = None
+) -> list[dict]:
+    """The resolved Allow/Deny statements of one role's inline policies."""
+    props = Resolver(template, parameters).value(template["Resources"][logical]["Properties"])
+    out = []
+    for policy in props.get("Policies", []):
+        statements = policy["PolicyDocument"]["Statement"]
+        out.extend(statements if isinstance(statements, list) else [statements])
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted_actions(template: Mapping[str, Any], logical: str, parameters: Mapping[str, str] | None = None) -> set[str]:
+    return {
+        action
+        for statement in role_statements(template, logical, parameters)
+        if statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"])
+    }
+
+
+def function_role(template: Mapping[str, Any], function: str) -> str:
+    """The logical id of the AWS::IAM::Role a function runs with (Role: !GetAtt X.Arn)."""
+    role = template["Resources"][function]["Properties"]["Role"]
+    if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+        raise TemplateError(f"{function}: Role must be !GetAtt <an AWS::IAM::Role of this template>.Arn")
+    target = role["Fn::GetAtt"]
+    return target.split(".")[0] if isinstance(target, str) else target[0]
+
+
+def mutated(template: Mapping[str, Any], role: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the template whose role gets one more inline policy with the given statements."""
+    out = copy.deepcopy(dict(template))
+    policies = out["Resources"][role]["Properties"].setdefault("Policies", [])
+    policies.append(
+        {"PolicyName": "mutation", "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}
+    )
+    return out
+
+
+# -- what the code declares -----------------------------------------------------------------------
+
+_DECLARED = """
+import importlib, inspect, json, pathlib, sys
+import rolewatch
+root = pathlib.Path(rolewatch.__file__).parent
+# Every module the functions could load (by file: some packages have no __init__.py); the demo and the
+# command line never run in Lambda.
+names = sorted(
+    ".".join(("rolewatch", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+    for p in root.rglob("*.py")
+    if p.name != "__main__.py"
+)
+for name in names:
+    if not name.startswith(("rolewatch.demo", "rolewatch.cli")):
+        importlib.import_module(name)
+from rolewatch.inventory import iam_reader
+by_module = {}
+for name, module in list(sys.modules.items()):
+    if not name.startswith("rolewatch."):
+        continue
+    for fn_name, fn in vars(module).items():
+        if not (inspect.isfunction(fn) and fn.__module__ == name):
+            continue
+        # The registry is keyed by function name; a qualified key (module.qualname) is accepted too.
+        for key in (f"{name}.{fn.__qualname__}", fn_name):
+            if key in iam_reader.ACTIONS_BY_FUNCTION:
+                by_module.setdefault(name, {})[fn_name] = sorted(iam_reader.ACTIONS_BY_FUNCTION[key])
+                break
+print(json.dumps({"required_actions": sorted(iam_reader.REQUIRED_ACTIONS), "by_module": by_module}))
+"""
+
+
+@cache
+def declarations() -> tuple[frozenset[str], dict[str, dict[str, frozenset[str]]]]:
+    """(REQUIRED_ACTIONS, {module: {decorated function: actions}}) after importing every rolewatch module.
+
+    Read in a fresh interpreter: the registry only grows with imports, so the answer must not depend
+    on what this test process happened to import before.
+    """
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run(
+        [sys.executable, "-c", _DECLARED], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
+    if done.returncode != 0:
+        raise TemplateError(f"importing the rolewatch modules failed:\n{done.stderr.strip()[-2000:]}")
+    found = json.loads(done.stdout)
+    by_module = {
+        module: {fn: frozenset(actions) for fn, actions in functions.items()}
+        for module, functions in found["by_module"].items()
+    }
+    return frozenset(found["required_actions"]), by_module
+
+
+def module_file(dotted: str) -> Path | None:
+    """The source file a dotted module path resolves to under src/, or None if there is none (yet)."""
+    base = SRC.joinpath(*dotted.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def handler_module(template: Mapping[str, Any], function: str) -> str:
+    handler = template["Resources"][function]["Properties"]["Handler"]
+    return handler.rsplit(".", 1)[0]
+
+
+def sorted_list(values: Iterable[str]) -> list[str]:
+    return sorted(values, key=str.lower)

@@ -1,0 +1,75 @@
+"""rolewatch audits its own roles: every AWS::IAM::Role in template.yaml (and templates/forwarder.yaml),
+resolved into the RoleSnapshot IAM would return once deployed, audited with the shipped baseline."""
+
+from __future__ import annotations
+
+import pytest
+from cfn_template import ACCOUNT, FORWARDER, TEMPLATE, load, mutated, role_snapshots
+
+from rolewatch.audit import at_or_above, audit_roles
+from rolewatch.model import Finding, Severity
+
+# Parameters without a usable default get the value a deployment would pass.
+DEPLOY_PARAMETERS = {"TargetEventBusArn": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"}
+
+
+def _serious(findings: tuple[Finding, ...]) -> list[str]:
+    return [f"{f.resource}: {f.rule} ({f.severity.value}): {f.detail}" for f in at_or_above(findings, Severity.MEDIUM)]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return load(TEMPLATE)
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, FORWARDER], ids=["template.yaml", "forwarder.yaml"])
+@pytest.mark.parametrize("access_analyzer", ["auto", "off"])
+def test_own_roles_have_no_finding_at_medium_or_above(path, access_analyzer):
+    template = load(path)
+    declared = template.get("Parameters", {})
+    parameters = {k: v for k, v in {**DEPLOY_PARAMETERS, "AccessAnalyzer": access_analyzer}.items() if k in declared}
+    roles = role_snapshots(template, parameters)
+    assert roles, f"{path.name} defines no AWS::IAM::Role"
+    result = audit_roles(roles)
+    assert not result.errors, [e.to_dict() for e in result.errors]
+    assert result.roles_audited == len(roles)
+    assert _serious(result.findings) == []
+
+
+def test_every_function_role_is_audited(template):
+    names = {r.name for r in role_snapshots(template)}
+    assert {"rolewatch-EventAuditRole", "rolewatch-AccountAuditRole", "rolewatch-WeeklyAuditScheduleRole"} <= names
+
+
+@pytest.mark.parametrize(
+    "statement, expected_rules",
+    [
+        ({"Effect": "Allow", "Action": "iam:*", "Resource": "*"}, {"service-wildcard", "privilege-escalation"}),
+        ({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}, {"privilege-escalation"}),
+        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, {"admin-access"}),
+        (
+            {
+                "Effect": "Allow",
+                "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
+                "Resource": "*",
+            },
+            {"privilege-escalation"},
+        ),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, {"data-exfiltration"}),
+    ],
+    ids=["iam-star", "assume-any-role", "admin", "passrole-lambda", "s3-read-everywhere"],
+)
+def test_a_widened_role_is_flagged(template, statement, expected_rules):
+    """The self-audit can fail: the same path reports a mutated template's role."""
+    roles = role_snapshots(mutated(template, "EventAuditRole", statement))
+    serious = at_or_above(audit_roles(roles).findings, Severity.MEDIUM)
+    flagged = {f.rule for f in serious if f.resource.endswith(":role/rolewatch-EventAuditRole")}
+    assert expected_rules & flagged, f"expected one of {expected_rules}, got {sorted(flagged)}"
+
+
+def test_a_trust_policy_open_to_everyone_is_flagged(template):
+    widened = mutated(template, "EventAuditRole")
+    trust = widened["Resources"]["EventAuditRole"]["Properties"]["AssumeRolePolicyDocument"]
+    trust["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
+    serious = at_or_above(audit_roles(role_snapshots(widened)).findings, Severity.MEDIUM)
+    assert "trust-wildcard-principal" in {f.rule for f in serious}
