@@ -71,3 +71,19 @@ def test_a_long_subject_keeps_its_tail_whole() -> None:
     assert len(subject) <= 99 and subject.endswith("... (+12 more)")
     assert subject.startswith("[rolewatch] HIGH some-role: Privilege escalation: ")
     assert fit_subject("short", " (incomplete)") == "short (incomplete)"
+
+
+def test_the_message_shows_a_long_corrected_policy_whole() -> None:
+    """The terminal report leaves long policies to --format json; the SNS message is all a reader has."""
+    statements = [
+        {"Effect": "Allow", "Action": [f"s3:GetObject{i}"], "Resource": [f"arn:aws:s3:::bucket-{i}/*"]}
+        for i in range(30)
+    ]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    long_fix = Finding(
+        "admin-access", "admin-access", Severity.HIGH, ROLE, "t", "d", Remediation("fix", ("aws iam x",), policy)
+    )
+    note = compose(AuditResult(findings=(long_fix,), roles_audited=1), account="1", min_severity=Severity.LOW)
+    assert note is not None
+    assert "too long to show" not in note.message
+    assert all(f"arn:aws:s3:::bucket-{i}/*" in note.message for i in range(30))

@@ -26,6 +26,7 @@ from rolewatch.report.model import worst_first
 from rolewatch.report.render_text import render_text
 
 SUBJECT_LIMIT = 99
+MESSAGE_POLICY_MAX_LINES = 400
 SNS_MESSAGE_LIMIT = 262_144  # bytes, body and attributes together
 
 AttributeValue = str | tuple[str, ...]  # a tuple is published as String.Array
@@ -83,7 +84,10 @@ def compose(
         return None
     ordered = worst_first(kept.findings)
     worst = ordered[0] if ordered else None
-    body = "\n".join([*header, "", render_text(kept)]) if header else render_text(kept)
+    # The message is what the subscriber has: corrected policies are shown whole (the 256 KB limit is
+    # enforced on the whole message by delivery, which moves an oversize report to S3).
+    text = render_text(kept, policy_max_lines=MESSAGE_POLICY_MAX_LINES)
+    body = "\n".join([*header, "", text]) if header else text
     attributes: dict[str, AttributeValue] = {"account": account or "unknown"}
     if worst is not None:
         attributes.update(

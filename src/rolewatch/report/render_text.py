@@ -132,8 +132,9 @@ def _statement_per_line(policy: Mapping[str, Any]) -> list[str] | None:
 
 
 class _TextWriter:
-    def __init__(self, color: bool) -> None:
+    def __init__(self, color: bool, policy_max_lines: int = TEXT_POLICY_MAX_LINES) -> None:
         self.color = color
+        self.policy_max_lines = policy_max_lines
         self.lines: list[str] = []
 
     def paint(self, text: str, ansi: str) -> str:
@@ -161,9 +162,19 @@ class _TextWriter:
         return "\n".join(self.lines) + "\n"
 
 
-def render_text(result: AuditResult, *, sources: Sequence[str] = (), color: bool = False) -> str:
-    """The terminal report. No colour unless asked: output is often piped or saved."""
-    out = _TextWriter(color)
+def render_text(
+    result: AuditResult,
+    *,
+    sources: Sequence[str] = (),
+    color: bool = False,
+    policy_max_lines: int = TEXT_POLICY_MAX_LINES,
+) -> str:
+    """The terminal report. No colour unless asked: output is often piped or saved.
+
+    Corrected policies longer than `policy_max_lines` are left to the JSON report on a terminal; a
+    message that is the only copy a reader gets (SNS) passes a larger limit.
+    """
+    out = _TextWriter(color, policy_max_lines)
     summary = build_summary(result)
     out.wrapped("rolewatch: " + ", ".join(summary_phrases(summary)), 0)
     if sources:
@@ -224,7 +235,7 @@ def _text_finding(out: _TextWriter, finding: Finding) -> None:
 
 
 def _text_policy(out: _TextWriter, policy: Mapping[str, Any]) -> None:
-    lines = policy_json_lines(policy, TEXT_WIDTH - 6, TEXT_POLICY_MAX_LINES)
+    lines = policy_json_lines(policy, TEXT_WIDTH - 6, out.policy_max_lines)
     if lines is None:
         out.line("    Corrected policy: too long to show here, see --format json")
         return
