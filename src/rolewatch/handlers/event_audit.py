@@ -9,9 +9,10 @@ BASELINE_PATH) on the first invocation; a malformed event raises EventError and 
 DeliveryError. Each fails the invocation, so Lambda retries it and then sends it to the dead-letter
 queue, where nothing is lost.
 
-Parsing is rolewatch.triggers (the EventBridge envelope and CloudTrail detail, with an error naming the
-field that is wrong); Powertools' EventBridge data class or parser model would add ~65 ms (its package
-imports every data class) or pydantic to the cold start for the two envelope keys logged here.
+The EventBridge envelope is read with Powertools' EventBridgeEvent data class (source, detail-type and id
+for the log; ~65 ms of cold start, as its package imports every data class; the parser's pydantic models
+would cost more). The CloudTrail / Access Analyzer detail is parsed and validated by rolewatch.triggers,
+whose errors name the field that is wrong.
 
 Idempotency: Powertools' idempotency utility on the DynamoDB table IDEMPOTENCY_TABLE (partition key
 `id`, TTL attribute `expiration`), keyed on the CloudTrail `detail.eventID` (else the EventBridge `id`;
@@ -29,6 +30,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -84,7 +86,11 @@ def runtime(settings: Settings) -> tuple[EventAuditService, Deduplicator]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(event, dict) and "detail-type" in event:
-        logger.append_keys(event_source=event.get("source"), detail_type=event.get("detail-type"))
+        envelope = EventBridgeEvent(event)
+        try:
+            logger.append_keys(event_source=envelope.source, detail_type=envelope.detail_type, event_id=envelope.get_id)
+        except KeyError:  # a malformed envelope: rolewatch.triggers raises EventError naming the field
+            logger.append_keys(event_source=event.get("source"), detail_type=event.get("detail-type"))
     if context is not None:
         IDEMPOTENCY_CONFIG.register_lambda_context(context)
     try:
