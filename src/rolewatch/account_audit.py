@@ -19,7 +19,7 @@ import json
 import logging
 import shlex
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from rolewatch.analyzer.translate import (
     make_finding,
     skipped_finding,
 )
-from rolewatch.audit import audit_roles, trusted_services
+from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
 from rolewatch.baseline import Baseline, Profile, load_baseline
 from rolewatch.delivery import Delivered, publish
 from rolewatch.inventory.account_reader import (
@@ -45,8 +45,7 @@ from rolewatch.inventory.account_reader import (
     read_account_analyzer_findings,
 )
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.model import AuditError, AuditResult, Finding, LiveCheckResult, PolicyError, RoleSnapshot
-from rolewatch.policy.document import parse_policy
+from rolewatch.model import AuditResult, Finding, LiveCheckResult, RoleSnapshot
 from rolewatch.remediation import update_trust_cli
 from rolewatch.report import build_report
 from rolewatch.report.model import build_summary, format_timestamp, worst_first
@@ -65,7 +64,6 @@ from rolewatch.weekly.summary import ReportLinks, build_weekly_summary, compose_
 
 LOG = logging.getLogger(__name__)
 
-LiveCheck = Callable[[RoleSnapshot, Profile], LiveCheckResult]
 SOURCE = "aws:account"
 
 __all__ = [
@@ -219,15 +217,6 @@ def _calls_since(clients: AwsClients, before: Counter[str]) -> tuple[dict[str, i
     return dict(by_service), ops
 
 
-def _trusted(snapshot: RoleSnapshot) -> frozenset[str]:
-    if snapshot.trust_policy is None:
-        return frozenset()
-    try:
-        return trusted_services(parse_policy(snapshot.trust_policy, "trust", "trust"))
-    except PolicyError:
-        return frozenset()
-
-
 def _with_live_checks(
     result: AuditResult,
     roles: Iterable[RoleSnapshot],
@@ -238,28 +227,14 @@ def _with_live_checks(
     skipped: Sequence[str] = (),
 ) -> AuditResult:
     """Every live check on every role; their `skipped` reasons become ONE account-level info finding."""
-    findings: list[Finding] = list(result.findings)
-    errors: list[AuditError] = list(result.errors)
-    reasons: list[str] = list(skipped)
-    today = datetime.now(UTC).date()
-    for snapshot in roles if checks else ():
-        if baseline.skip_service_linked and snapshot.is_service_linked:
-            continue
-        profile = baseline.profile_for(snapshot, _trusted(snapshot))
-        for check in checks:
-            name = getattr(check, "__name__", type(check).__name__)
-            try:
-                outcome = check(snapshot, profile)
-            except Exception as exc:  # a crashing check is reported, never a dead run
-                errors.append(AuditError(snapshot.arn, f"live-check:{name}", f"{type(exc).__name__}: {exc}"))
-                continue
-            findings.extend(_suppressed(f, snapshot, baseline, today) for f in outcome.findings)
-            reasons.extend(outcome.skipped)
+    run = run_live_checks(roles, baseline, checks, datetime.now(UTC).date())
+    findings = list(result.findings) + run.findings
+    reasons = list(skipped) + [reason for role_reasons in run.skipped.values() for reason in role_reasons]
     stand_in = RoleSnapshot(arn=f"arn:aws:iam::{account_id or '000000000000'}:root", name=f"account {account_id}")
     summary = skipped_finding(stand_in, _merged_reasons(reasons))
     if summary is not None:
         findings.append(summary)
-    return replace(result, findings=tuple(worst_first(findings)), errors=tuple(errors))
+    return replace(result, findings=tuple(worst_first(findings)), errors=result.errors + tuple(run.errors))
 
 
 def _merged_reasons(reasons: Iterable[str]) -> list[str]:
@@ -278,13 +253,6 @@ def _merged_reasons(reasons: Iterable[str]) -> list[str]:
         f"{', '.join(sorted(checks))}: {cause}" if checks else cause
         for cause, checks in sorted(checks_by_cause.items())
     ]
-
-
-def _suppressed(finding: Finding, role: RoleSnapshot, baseline: Baseline, today: Any) -> Finding:
-    suppression = baseline.suppression_for(finding, role, today) if baseline.suppressions else None
-    if suppression is None or suppression.expired(today):
-        return finding
-    return replace(finding, suppressed_by=f"{suppression.justification} (until {suppression.expires})")
 
 
 def audit_account(

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-from rolewatch.baseline import Baseline, load_baseline
-from rolewatch.model import AuditError, AuditResult, Finding, PolicyError, RoleSnapshot, Severity
+from rolewatch.baseline import Baseline, Profile, load_baseline
+from rolewatch.model import AuditError, AuditResult, Finding, LiveCheckResult, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.document import PolicyDocument, parse_policy
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
-from rolewatch.rules.registry import AccountView, RuleContext, registered_rules, rule_catalogue
+from rolewatch.rules.registry import AccountView, RuleContext, catalogue_finding, registered_rules, rule_catalogue
 
 
 def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
@@ -216,7 +216,7 @@ def audit_roles(
                 errors.append(AuditError(p.role.arn, f"rule:{rule_id}", f"rule failed: {type(exc).__name__}: {exc}"))
                 continue
             if produced:
-                findings.extend(_apply_suppressions(produced, p.role, baseline, today, ctx))
+                findings.extend(apply_suppressions(produced, p.role, baseline, today))
 
     rank = {severity: severity.rank for severity in Severity}
     findings.sort(key=lambda f: (-rank[f.severity], f.resource, f.rule, f.actions))
@@ -228,9 +228,10 @@ def audit_roles(
     )
 
 
-def _apply_suppressions(
-    findings: list[Finding], role: RoleSnapshot, baseline: Baseline, today: date, ctx: RuleContext
+def apply_suppressions(
+    findings: Iterable[Finding], role: RoleSnapshot, baseline: Baseline, today: date
 ) -> list[Finding]:
+    """Mark findings a live suppression covers; an expired one suppresses nothing and adds a finding saying so."""
     out: list[Finding] = []
     for finding in findings:
         suppression = baseline.suppression_for(finding, role, today) if baseline.suppressions else None
@@ -241,14 +242,61 @@ def _apply_suppressions(
         else:
             out.append(finding)
             out.append(
-                ctx.finding(
+                catalogue_finding(
                     "suppression-expired",
+                    role.arn,
                     f"The suppression of {finding.rule} for {role.name} expired on {suppression.expires} "
                     f"(justification: {suppression.justification}); the finding is reported again.",
                     evidence=(f"rule={suppression.rule}", f"role={suppression.role}", f"expired={suppression.expires}"),
                 )
             )
     return out
+
+
+# A check that calls AWS (Access Analyzer): the services run it on each audited role after the engine.
+LiveCheck = Callable[[RoleSnapshot, Profile], LiveCheckResult]
+
+
+@dataclass
+class LiveCheckRun:
+    """What the live checks added: findings (suppressions applied), errors, and skipped reasons by role ARN."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[AuditError] = field(default_factory=list)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+
+
+def role_trusted_services(role: RoleSnapshot) -> frozenset[str]:
+    """The services a role's trust policy names (none when it has none or it cannot be parsed)."""
+    if role.trust_policy is None:
+        return frozenset()
+    try:
+        return trusted_services(parse_policy(role.trust_policy, "trust", "trust"))
+    except PolicyError:
+        return frozenset()
+
+
+def run_live_checks(
+    roles: Iterable[RoleSnapshot], baseline: Baseline, checks: Sequence[LiveCheck], today: date
+) -> LiveCheckRun:
+    """Every live check on every audited role (service-linked ones skipped as the engine does). A crashing
+    check becomes an AuditError, never a dead run; its findings go through the baseline's suppressions."""
+    run = LiveCheckRun()
+    for role in roles if checks else ():
+        if baseline.skip_service_linked and role.is_service_linked:
+            continue
+        profile = baseline.profile_for(role, role_trusted_services(role))
+        for check in checks:
+            name = getattr(check, "__name__", type(check).__name__)
+            try:
+                outcome = check(role, profile)
+            except Exception as exc:
+                run.errors.append(AuditError(role.arn, f"live-check:{name}", f"{type(exc).__name__}: {exc}"))
+                continue
+            run.findings.extend(apply_suppressions(outcome.findings, role, baseline, today))
+            if outcome.skipped:
+                run.skipped.setdefault(role.arn, []).extend(outcome.skipped)
+    return run
 
 
 def at_or_above(findings: Iterable[Finding], severity: Severity) -> list[Finding]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from rolewatch.audit import audit_roles, trusted_services
-from rolewatch.baseline import Baseline, Profile, load_baseline
+from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
+from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
 from rolewatch.delta import (
     PERMISSION_CALLS,
@@ -49,15 +49,11 @@ from rolewatch.inventory.iam_reader import (
     roles_for_policy,
 )
 from rolewatch.model import (
-    AuditError,
     AuditResult,
     Finding,
-    LiveCheckResult,
-    PolicyError,
     RoleSnapshot,
     Severity,
 )
-from rolewatch.policy.document import parse_policy
 from rolewatch.report import build_report
 from rolewatch.report.event_context import event_header, event_record
 from rolewatch.report.model import severity_counts, worst_first
@@ -67,7 +63,6 @@ from rolewatch.triggers import DIRECT_INVOCATION, AuditRequest, Skipped, Trigger
 
 LOG = logging.getLogger(__name__)
 
-LiveCheck = Callable[[RoleSnapshot, Profile], LiveCheckResult]
 # Live checks as a sequence, or a factory called once per audit (for checks that keep per-invocation
 # state, such as rolewatch.analyzer.AccessAnalyzerCheck's cache and circuit breaker).
 LiveChecks = Sequence[LiveCheck] | Callable[[], Sequence[LiveCheck]]
@@ -311,23 +306,13 @@ class EventAuditService:
         checks = tuple(self.live_checks() if callable(self.live_checks) else self.live_checks)
         if not checks:
             return result
-        findings: list[Finding] = list(result.findings)
-        errors: list[AuditError] = list(result.errors)
+        run = run_live_checks(snapshots, self.baseline, checks, datetime.now(UTC).date())
+        findings = list(result.findings) + run.findings
         for snapshot in snapshots:
-            profile = self.baseline.profile_for(snapshot, _trusted_services(snapshot))
-            skipped: list[str] = []
-            for check in checks:
-                name = getattr(check, "__name__", type(check).__name__)
-                try:
-                    outcome = check(snapshot, profile)
-                except Exception as exc:  # a crashing check is reported, never a dead run
-                    errors.append(AuditError(snapshot.arn, f"live-check:{name}", f"{type(exc).__name__}: {exc}"))
-                    continue
-                findings.extend(outcome.findings)
-                skipped.extend(outcome.skipped)
-            if skipped and (finding := _skipped_finding(snapshot, skipped)) is not None:
+            reasons = run.skipped.get(snapshot.arn)
+            if reasons and (finding := _skipped_finding(snapshot, reasons)) is not None:
                 findings.append(finding)
-        return replace(result, findings=tuple(worst_first(findings)), errors=tuple(errors))
+        return replace(result, findings=tuple(worst_first(findings)), errors=result.errors + tuple(run.errors))
 
     # -- delivery ----------------------------------------------------------------------------------
 
@@ -366,15 +351,6 @@ class EventAuditService:
 
 def _safe_key(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:200]
-
-
-def _trusted_services(snapshot: RoleSnapshot) -> frozenset[str]:
-    if snapshot.trust_policy is None:
-        return frozenset()
-    try:
-        return trusted_services(parse_policy(snapshot.trust_policy, "trust", "trust"))
-    except PolicyError:
-        return frozenset()
 
 
 def _skipped_finding(snapshot: RoleSnapshot, reasons: list[str]) -> Finding | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import boto3
@@ -16,10 +18,12 @@ from event_account import EVENTS_DIR, SeededAccount, load_event, replay, seed_ac
 from event_stack import EventStack, create_event_stack
 from moto import mock_aws
 
+from rolewatch.baseline import Suppression, load_baseline
 from rolewatch.delivery import DeliveryError
 from rolewatch.event_audit import AuditOutcome, EventAuditService
 from rolewatch.inventory.iam_reader import RetryPolicy
 from rolewatch.model import LiveCheckResult, Severity
+from rolewatch.rules.registry import catalogue_finding
 from rolewatch.triggers import EventError, parse_event, wrap_cloudtrail_record
 
 CLOUDTRAIL_FILES = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name.startswith(("iam-", "ec2-")))
@@ -417,3 +421,28 @@ def _s3_read(statements: int = 1) -> dict[str, Any]:
             for i in range(statements)
         ],
     }
+
+
+@pytest.mark.parametrize(("expires", "suppressed"), [("2099-12-31", True), ("2020-01-01", False)])
+def test_live_check_findings_honour_the_baselines_suppressions(
+    stack: EventStack, account: SeededAccount, expires: str, suppressed: bool
+) -> None:
+    def analyzer(snapshot: Any, profile: Any) -> LiveCheckResult:
+        return LiveCheckResult(
+            findings=(catalogue_finding("access-analyzer-security-warning", snapshot.arn, "PassRole with star"),)
+        )
+
+    rule = Suppression(
+        rule="access-analyzer-security-warning",
+        role="S3AccessRole",
+        justification="accepted by the platform team",
+        expires=date.fromisoformat(expires),
+    )
+    baseline = replace(load_baseline(), suppressions=(rule,))
+    audit = service(stack, baseline=baseline, live_checks=[analyzer]).audit(parse_event({"roles": ["S3AccessRole"]}))
+    [found] = [f for f in audit.result.findings if f.rule == "access-analyzer-security-warning"]
+    expired = [f for f in audit.result.findings if f.rule == "suppression-expired"]
+    if suppressed:
+        assert found.suppressed_by == "accepted by the platform team (until 2099-12-31)" and not expired
+    else:
+        assert found.suppressed_by is None and len(expired) == 1

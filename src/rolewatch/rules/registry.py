@@ -68,18 +68,17 @@ class RuleContext:
         title: str | None = None,
         remediation: str | None = None,
     ) -> Finding:
-        meta = rule_catalogue()[rule_id]
-        return Finding(
-            rule=rule_id,
-            category=meta.category,
-            severity=severity or meta.severity,
-            resource=self.role.arn,
-            title=title or meta.title,
-            detail=detail,
-            rationale=meta.rationale,
-            actions=tuple(actions),
-            evidence=tuple(evidence),
-            remediation=Remediation(summary=remediation or meta.remediation, cli=tuple(cli), policy=policy),
+        return catalogue_finding(
+            rule_id,
+            self.role.arn,
+            detail,
+            actions=actions,
+            evidence=evidence,
+            cli=cli,
+            policy=policy,
+            severity=severity,
+            title=title,
+            remediation=remediation,
         )
 
 
@@ -152,3 +151,32 @@ def parse_catalogue(raw: Any) -> dict[str, RuleMeta]:
             references=tuple(entry.get("references") or ()),
         )
     return out
+
+
+def catalogue_finding(
+    rule_id: str,
+    resource: str,
+    detail: str,
+    *,
+    actions: Iterable[str] = (),
+    evidence: Iterable[str] = (),
+    cli: Iterable[str] = (),
+    policy: dict[str, Any] | None = None,
+    severity: Severity | None = None,
+    title: str | None = None,
+    remediation: str | None = None,
+) -> Finding:
+    """A finding of `rule_id` on `resource`, its title, severity, rationale and fix from the catalogue."""
+    meta = rule_catalogue()[rule_id]
+    return Finding(
+        rule=rule_id,
+        category=meta.category,
+        severity=severity or meta.severity,
+        resource=resource,
+        title=title or meta.title,
+        detail=detail,
+        rationale=meta.rationale,
+        actions=tuple(actions),
+        evidence=tuple(evidence),
+        remediation=Remediation(summary=remediation or meta.remediation, cli=tuple(cli), policy=policy),
+    )
