@@ -266,16 +266,6 @@ class LiveCheckRun:
     skipped: dict[str, list[str]] = field(default_factory=dict)
 
 
-def role_trusted_services(role: RoleSnapshot) -> frozenset[str]:
-    """The services a role's trust policy names (none when it has none or it cannot be parsed)."""
-    if role.trust_policy is None:
-        return frozenset()
-    try:
-        return trusted_services(parse_policy(role.trust_policy, "trust", "trust"))
-    except PolicyError:
-        return frozenset()
-
-
 def run_live_checks(
     roles: Iterable[RoleSnapshot], baseline: Baseline, checks: Sequence[LiveCheck], today: date
 ) -> LiveCheckRun:
@@ -285,7 +275,7 @@ def run_live_checks(
     for role in roles if checks else ():
         if baseline.skip_service_linked and role.is_service_linked:
             continue
-        profile = baseline.profile_for(role, role_trusted_services(role))
+        profile = baseline.profile_for(role, trusted_services(_trust_or_none(role)))
         for check in checks:
             name = getattr(check, "__name__", type(check).__name__)
             try:

@@ -6,8 +6,8 @@ every form and reports a bad one with the `location` set here. Every list call i
 
 Each public function declares the IAM/EC2 actions it calls (`@requires`, also used by every other AWS
 adapter: analyzer, account reader, delivery, idempotency). `REQUIRED_ACTIONS` is this module's own union;
-`declared_actions()` is the union over every adapter imported so far, and a test checks that template.yaml
-grants the auditor exactly those.
+ACTIONS_BY_FUNCTION holds every adapter imported so far, and a test checks that template.yaml grants the
+auditor exactly those.
 """
 
 from __future__ import annotations
@@ -43,11 +43,6 @@ def requires(*actions: str) -> Callable[[F], F]:
         return fn
 
     return register
-
-
-def declared_actions() -> frozenset[str]:
-    """Every action declared with `@requires` by the adapters imported so far."""
-    return frozenset().union(*ACTIONS_BY_FUNCTION.values())
 
 
 # -- caching and retrying --------------------------------------------------------------------------
