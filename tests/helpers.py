@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from rolewatch.baseline import Baseline, Profile
 from rolewatch.model import AttachedPolicy, Finding, RoleSnapshot
 
 ACCOUNT = "111122223333"
+# The audits' time in tests: fixed, so a verdict never depends on the day the suite runs.
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 NEUTRAL = Baseline(profiles=(Profile(name="neutral"),))
 EC2_TRUST = {
@@ -55,7 +58,7 @@ def make_role(
 def findings(
     roles: RoleSnapshot | list[RoleSnapshot], rules: Iterable[str] | None = None, baseline: Baseline = NEUTRAL
 ) -> list[Finding]:
-    result = audit_roles(roles if isinstance(roles, list) else [roles], baseline, rules=rules)
+    result = audit_roles(roles if isinstance(roles, list) else [roles], baseline, now=NOW, rules=rules)
     assert not result.errors, result.errors
     return list(result.findings)
 

@@ -224,10 +224,11 @@ def _with_live_checks(
     checks: Sequence[LiveCheck],
     *,
     account_id: str,
+    now: datetime,
     skipped: Sequence[str] = (),
 ) -> AuditResult:
     """Every live check on every role; their `skipped` reasons become ONE account-level info finding."""
-    run = run_live_checks(roles, baseline, checks, datetime.now(UTC).date())
+    run = run_live_checks(roles, baseline, checks, now.date())
     findings = list(result.findings) + run.findings
     reasons = list(skipped) + [reason for role_reasons in run.skipped.values() for reason in role_reasons]
     stand_in = RoleSnapshot(arn=f"arn:aws:iam::{account_id or '000000000000'}:root", name=f"account {account_id}")
@@ -290,7 +291,7 @@ def audit_account(
         # analyzers' findings come from the account-wide read above, not one ListFindingsV2 per role.
         checks.append(AccessAnalyzerCheck(clients, analyzer_findings=False))
     # Every role is audited even for a selection: cross-role rules (who can assume whom) need them all.
-    result = audit_roles(roles, baseline, today=now.date())
+    result = audit_roles(roles, baseline, now=now)
     if role_names:
         arns = {r.arn for r in selected}
         result = replace(
@@ -299,7 +300,9 @@ def audit_account(
             errors=tuple(e for e in result.errors if e.resource in arns),
             roles_audited=sum(1 for r in selected if not (baseline.skip_service_linked and r.is_service_linked)),
         )
-    result = _with_live_checks(result, selected, baseline, checks, account_id=inventory.account_id, skipped=skipped)
+    result = _with_live_checks(
+        result, selected, baseline, checks, account_id=inventory.account_id, now=now, skipped=skipped
+    )
     unread = [u.as_error(inventory.account_id) for u in inventory.unread]
     result = replace(
         result,

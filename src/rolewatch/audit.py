@@ -1,4 +1,4 @@
-"""The audit engine: role snapshots + baseline -> findings. Pure: no AWS calls.
+"""The audit engine: role snapshots + baseline + now -> findings. Pure: no AWS calls, no clock.
 
 Every way in (CLI file, CloudTrail event, weekly schedule) ends here. A document that cannot be
 parsed becomes an `AuditError` and the rest of the role and every other role are still audited; a
@@ -11,7 +11,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Generic, TypeVar
 
@@ -36,7 +36,9 @@ def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
 class _Prepared:
     __slots__ = ("errors", "permissions", "policies", "role", "trust")
 
-    def __init__(self, role: RoleSnapshot, shared: _Recent[tuple[object, ...], Permissions]) -> None:
+    def __init__(
+        self, role: RoleSnapshot, shared: _Recent[tuple[object, ...], Permissions], now: datetime | None
+    ) -> None:
         self.role = role
         self.errors: list[AuditError] = []
         self.policies: list[tuple[str, CompiledPolicy]] = []
@@ -59,7 +61,7 @@ class _Prepared:
         key = (tuple((label, id(compiled)) for label, compiled in self.policies), id(boundary))
         permissions = shared.get(key)
         if permissions is None:
-            permissions = shared.put(key, Permissions(self.policies, boundary))
+            permissions = shared.put(key, Permissions(self.policies, boundary, now))
         self.permissions = permissions
         self.trust: PolicyDocument | None = None
         if role.trust_policy is not None:
@@ -110,10 +112,16 @@ class _Recent(Generic[K, V]):
 class _PermissionsByArn(dict):  # type: ignore[type-arg]  # AccountView.permissions is a dict by ARN
     """Every audited role's permissions by ARN, computed when asked for and kept for a few roles."""
 
-    def __init__(self, roles: dict[str, RoleSnapshot], shared: _Recent[tuple[object, ...], Permissions]) -> None:
+    def __init__(
+        self,
+        roles: dict[str, RoleSnapshot],
+        shared: _Recent[tuple[object, ...], Permissions],
+        now: datetime | None,
+    ) -> None:
         super().__init__()
         self._roles = roles
         self._shared = shared
+        self._now = now
         self._recent: _Recent[str, Permissions] = _Recent(RECENT_ROLES)
 
     def remember(self, arn: str, permissions: Permissions) -> None:
@@ -123,7 +131,7 @@ class _PermissionsByArn(dict):  # type: ignore[type-arg]  # AccountView.permissi
         found = self._recent.get(arn)
         if found is None:
             role = self._roles[arn]  # KeyError for a role outside the audit, as a dict would
-            found = self._recent.put(arn, _Prepared(role, self._shared).permissions)
+            found = self._recent.put(arn, _Prepared(role, self._shared, self._now).permissions)
         return found
 
     def get(self, arn: str, default: Permissions | None = None) -> Permissions | None:  # type: ignore[override]
@@ -169,12 +177,14 @@ def audit_roles(
     roles: Iterable[RoleSnapshot],
     baseline: Baseline | None = None,
     *,
-    today: date | None = None,
+    now: datetime,
     rules: Iterable[str] | None = None,
 ) -> AuditResult:
-    """Audit every role; findings come back sorted worst first, then by role and rule."""
+    """Audit every role at `now` (time windows in conditions, last use, suppression expiry are decided
+    against it: the CLI and the handlers pass the real time, tests a fixed one); findings come back
+    sorted worst first, then by role and rule."""
     baseline = baseline or load_baseline()
-    today = today or datetime.now(UTC).date()
+    today = now.date()
     selected = registered_rules()
     if rules is not None:
         wanted = set(rules)
@@ -183,7 +193,7 @@ def audit_roles(
 
     skipped: dict[str, int] = {}
     audited: list[RoleSnapshot] = []
-    account = AccountView()
+    account = AccountView(now=now)
     for role in roles:
         if baseline.skip_service_linked and role.is_service_linked:
             skipped["service-linked"] = skipped.get("service-linked", 0) + 1
@@ -197,18 +207,18 @@ def audit_roles(
     # holds the findings and not 5,000 roles' permissions. Cross-role rules get other roles'
     # permissions on demand (_PermissionsByArn).
     shared: _Recent[tuple[object, ...], Permissions] = _Recent(SHARED_PERMISSIONS)
-    by_arn = _PermissionsByArn(account.roles, shared)
+    by_arn = _PermissionsByArn(account.roles, shared, now)
     account.permissions = by_arn
 
     findings: list[Finding] = []
     errors: list[AuditError] = []
     for role in audited:
-        p = _Prepared(role, shared)
+        p = _Prepared(role, shared, now)
         by_arn.remember(role.arn, p.permissions)
         errors.extend(p.errors)
         services = trusted_services(p.trust)
         profile = baseline.profile_for(p.role, services)
-        ctx = RuleContext(p.role, p.permissions, p.policies, p.trust, baseline, profile, account)
+        ctx = RuleContext(p.role, p.permissions, p.policies, p.trust, baseline, profile, account, now)
         for rule_id, fn in selected.items():
             try:
                 produced = list(fn(ctx))

@@ -19,6 +19,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -127,7 +128,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         notes.extend(f"{name}: {n}" for n in account.notes)
         del value, account  # the parsed file is not needed once its roles are read (~50 MB at 5,000 roles)
 
-    result: AuditResult = audit_roles(roles, baseline)
+    result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC))
     result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
     write_report(result, args.format, out, sources=list(args.files), color=args.color)
     if not out.isatty():

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
@@ -200,7 +200,7 @@ class EventAuditService:
         live_checks: LiveChecks = (),
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
-        today: date | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.clients = clients
         self.topic_arn = topic_arn
@@ -212,7 +212,7 @@ class EventAuditService:
         self.live_checks = live_checks
         self.retry = retry
         self.sleep = sleep
-        self.today = today
+        self.clock = clock  # the audit's `now`: the real time in Lambda, a fixed one in tests
 
     @classmethod
     def from_settings(
@@ -296,17 +296,18 @@ class EventAuditService:
                 deleted.append(name)
             else:
                 snapshots[name] = snapshot
-        result = audit_roles(snapshots.values(), self.baseline, today=self.today)
-        result = self._with_live_checks(result, snapshots.values())
+        now = self.clock()
+        result = audit_roles(snapshots.values(), self.baseline, now=now)
+        result = self._with_live_checks(result, snapshots.values(), now)
         deltas = _DeltaReader(self.clients, request, snapshots, targets).deltas()
         result = replace(result, notes=tuple(targets.notes))
         return EventAudit(request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes))
 
-    def _with_live_checks(self, result: AuditResult, snapshots: Iterable[RoleSnapshot]) -> AuditResult:
+    def _with_live_checks(self, result: AuditResult, snapshots: Iterable[RoleSnapshot], now: datetime) -> AuditResult:
         checks = tuple(self.live_checks() if callable(self.live_checks) else self.live_checks)
         if not checks:
             return result
-        run = run_live_checks(snapshots, self.baseline, checks, datetime.now(UTC).date())
+        run = run_live_checks(snapshots, self.baseline, checks, now.date())
         findings = list(result.findings) + run.findings
         for snapshot in snapshots:
             reasons = run.skipped.get(snapshot.arn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import NEUTRAL, SHARED_DATA
+from helpers import NEUTRAL, NOW, SHARED_DATA
 
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
@@ -43,7 +43,7 @@ def lab(request):
                 kind=e["kind"],
             )
         )
-    result = audit_roles(principals, NEUTRAL)
+    result = audit_roles(principals, NEUTRAL, now=NOW)
     assert not result.errors, result.errors
     by_arn: dict[str, set[str]] = {}
     for f in result.findings:

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import pytest
-from helpers import NEUTRAL, SHARED_DATA
+from helpers import NEUTRAL, NOW, SHARED_DATA
 
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
@@ -34,7 +34,7 @@ def verdicts():
         )
         for name, v in managed.items()
     ]
-    result = audit_roles(roles, NEUTRAL)
+    result = audit_roles(roles, NEUTRAL, now=NOW)
     assert not result.errors, result.errors[:3]
     found: dict[str, dict[str, str]] = {name: {} for name in managed}
     for f in result.findings:

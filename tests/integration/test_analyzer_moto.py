@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from helpers import NOW
 from moto.server import ThreadedMotoServer
 
 from rolewatch.analyzer import AccessAnalyzerCheck, skipped_finding
@@ -41,7 +42,7 @@ def test_an_audit_against_moto_completes_with_one_info_finding(clients: AwsClien
     for name in ("S3AccessRole", "CloudWatchAgentRole"):
         snapshot = read_role(clients, name)
         assert snapshot is not None
-        audit = audit_roles([snapshot], baseline)
+        audit = audit_roles([snapshot], baseline, now=NOW)
         assert audit.roles_audited == 1 and not audit.errors
         profile = baseline.profile_for(snapshot, frozenset({"ec2.amazonaws.com"}))
         results[name] = (snapshot, check(snapshot, profile))

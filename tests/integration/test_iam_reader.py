@@ -11,6 +11,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline, BaselineError, Profile, load_baseline
@@ -424,7 +425,7 @@ def test_the_engine_audits_a_live_snapshot(managed_clients: AwsClients) -> None:
     role = read_role(managed_clients, "S3AccessRole")
     assert role is not None
 
-    result = audit_roles([role], _baseline())
+    result = audit_roles([role], _baseline(), now=NOW)
 
     assert result.errors == ()
     assert result.roles_audited == 1

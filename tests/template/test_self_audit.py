@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from cfn_template import ACCOUNT, FORWARDER, TEMPLATE, load, mutated, role_snapshots
+from helpers import NOW
 
 from rolewatch.audit import at_or_above, audit_roles
 from rolewatch.model import Finding, Severity
@@ -30,7 +31,7 @@ def test_own_roles_have_no_finding_at_medium_or_above(path, access_analyzer):
     parameters = {k: v for k, v in {**DEPLOY_PARAMETERS, "AccessAnalyzer": access_analyzer}.items() if k in declared}
     roles = role_snapshots(template, parameters)
     assert roles, f"{path.name} defines no AWS::IAM::Role"
-    result = audit_roles(roles)
+    result = audit_roles(roles, now=NOW)
     assert not result.errors, [e.to_dict() for e in result.errors]
     assert result.roles_audited == len(roles)
     assert _serious(result.findings) == []
@@ -62,7 +63,7 @@ def test_every_function_role_is_audited(template):
 def test_a_widened_role_is_flagged(template, statement, expected_rules):
     """The self-audit can fail: the same path reports a mutated template's role."""
     roles = role_snapshots(mutated(template, "EventAuditRole", statement))
-    serious = at_or_above(audit_roles(roles).findings, Severity.MEDIUM)
+    serious = at_or_above(audit_roles(roles, now=NOW).findings, Severity.MEDIUM)
     flagged = {f.rule for f in serious if f.resource.endswith(":role/rolewatch-EventAuditRole")}
     assert expected_rules & flagged, f"expected one of {expected_rules}, got {sorted(flagged)}"
 
@@ -71,5 +72,5 @@ def test_a_trust_policy_open_to_everyone_is_flagged(template):
     widened = mutated(template, "EventAuditRole")
     trust = widened["Resources"]["EventAuditRole"]["Properties"]["AssumeRolePolicyDocument"]
     trust["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
-    serious = at_or_above(audit_roles(role_snapshots(widened)).findings, Severity.MEDIUM)
+    serious = at_or_above(audit_roles(role_snapshots(widened), now=NOW).findings, Severity.MEDIUM)
     assert "trust-wildcard-principal" in {f.rule for f in serious}

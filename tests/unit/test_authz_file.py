@@ -6,6 +6,7 @@ import json
 from urllib.parse import quote
 
 import pytest
+from helpers import NOW
 
 from rolewatch.inventory.authz_file import NotAnAccountFile, read_account_json
 
@@ -93,7 +94,7 @@ def test_cloudsplaining_example_account_audits_without_errors(shared_data):
 
     value = json.loads((shared_data / "cloudsplaining" / "example-authz-details.json").read_text())
     account = read_account_json(value, "example")
-    result = audit_roles(account.roles, NEUTRAL)
+    result = audit_roles(account.roles, NEUTRAL, now=NOW)
     assert account.errors == [] and result.errors == ()
     assert result.roles_audited == len(account.roles) - result.roles_skipped.get("service-linked", 0)
     assert any(f.category == "privilege-escalation" for f in result.findings)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import (
@@ -326,7 +327,7 @@ def test_the_audit_hides_suppressed_findings_and_reports_expired_suppressions() 
         ],
     }
 
-    result = audit_roles(untagged, parse_baseline(raw, "b.yaml"), today=TODAY, rules=["baseline-missing-tags"])
+    result = audit_roles(untagged, parse_baseline(raw, "b.yaml"), now=NOW, rules=["baseline-missing-tags"])
 
     by_role = {(f.resource.rsplit("/", 1)[-1], f.rule): f for f in result.findings}
     assert by_role[("app-role", "baseline-missing-tags")].suppressed_by == "tagged by SEC-9 (until 2027-01-31)"
@@ -338,8 +339,8 @@ def test_service_linked_roles_are_skipped_and_counted_unless_the_baseline_says_o
     roles = [role("AWSServiceRoleForSupport", "/aws-service-role/support.amazonaws.com/"), role("app-role")]
     keep = parse_baseline(minimal(skip_service_linked=False), "b.yaml")
 
-    skipped = audit_roles(roles, load_baseline(), today=TODAY, rules=["baseline-missing-tags"])
-    kept = audit_roles(roles, keep, today=TODAY, rules=["baseline-missing-tags"])
+    skipped = audit_roles(roles, load_baseline(), now=NOW, rules=["baseline-missing-tags"])
+    kept = audit_roles(roles, keep, now=NOW, rules=["baseline-missing-tags"])
 
     assert skipped.roles_audited == 1 and skipped.roles_skipped == {"service-linked": 1}
     assert kept.roles_audited == 2 and kept.roles_skipped == {}

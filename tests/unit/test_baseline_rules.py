@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline, load_baseline, parse_baseline
@@ -166,7 +167,7 @@ def role(name: str, trust_policy: Any = None, **fields: Any) -> RoleSnapshot:
 
 
 def audit(*roles: RoleSnapshot, baseline: Baseline | None = None, rules: list[str] | None = None) -> list[Finding]:
-    result = audit_roles(roles, baseline or load_baseline(), today=TODAY, rules=rules or BASELINE_RULES)
+    result = audit_roles(roles, baseline or load_baseline(), now=NOW, rules=rules or BASELINE_RULES)
     assert result.errors == ()
     return list(result.findings)
 

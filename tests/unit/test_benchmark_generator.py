@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.inventory.authz_file import read_account_json
@@ -112,7 +113,7 @@ def test_rolewatch_reads_and_audits_every_role_without_input_errors(account: dic
     assert len(read.roles) == ROLES
     assert read.errors == []
     assert read.notes == []  # every attached managed policy is in the Policies list
-    result = audit_roles(read.roles)
+    result = audit_roles(read.roles, now=NOW)
     assert result.errors == ()
     service_linked = sum(r["Path"].startswith("/aws-service-role/") for r in account["RoleDetailList"])
     assert result.roles_audited + sum(result.roles_skipped.values()) == ROLES

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from rolewatch.policy.conditions import ConditionClass, classify, passed_to_services
+from rolewatch.policy.conditions import (
+    ConditionClass,
+    classify,
+    harmless_policy_arn,
+    passed_to_services,
+    time_state,
+)
 from rolewatch.policy.document import Condition, parse_policy
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -69,12 +75,17 @@ def condition(operator: str, key: str, values: Any) -> Condition:
     ],
 )
 def test_time_conditions_are_evaluated_against_now(operator: str, key: str, values: Any, expected: object) -> None:
-    assert classify(condition(operator, key, values), now=NOW) is expected
+    assert classify(condition(operator, key, values)) is ConditionClass.TIME
+    assert time_state(condition(operator, key, values), NOW) is expected
 
 
-def test_time_conditions_default_to_the_real_clock() -> None:
-    assert classify(condition("DateLessThan", "aws:CurrentTime", "2001-01-01T00:00:00Z")) is TIME_CLOSED
-    assert classify(condition("DateLessThan", "aws:CurrentTime", "2999-01-01T00:00:00Z")) is TIME_OPEN
+def test_time_is_an_input_never_the_clock() -> None:
+    # The same condition is decided by the `now` given; without one, the window is undecided (pending).
+    window = condition("DateLessThan", "aws:CurrentTime", "2026-01-01T00:00:00Z")
+    assert time_state(window, datetime(2025, 12, 31, tzinfo=UTC)) is TIME_OPEN
+    assert time_state(window, datetime(2026, 1, 2, tzinfo=UTC)) is TIME_CLOSED
+    assert time_state(window, None) is TIME_PENDING
+    assert time_state(condition("DateLessThan", "aws:CurrentTime", "soon"), None) is UNKNOWN
 
 
 @pytest.mark.parametrize(
@@ -97,7 +108,7 @@ def test_time_conditions_default_to_the_real_clock() -> None:
         ("Bool", "aws:ViaAWSService", ConditionClass.RESTRICTING),
         ("ArnEquals", "aws:PrincipalArn", ConditionClass.RESTRICTING),
         ("StringLike", "aws:userid", ConditionClass.RESTRICTING),
-        ("ArnEquals", "iam:PolicyARN", ConditionClass.RESTRICTING),
+        ("ArnEquals", "iam:PolicyARN", ConditionClass.UNKNOWN),  # "x" may be any policy: decides nothing
         ("StringLike", "iam:AWSServiceName", ConditionClass.RESTRICTING),
         ("StringEquals", "kms:ViaService", ConditionClass.RESTRICTING),
         ("StringEquals", "aws:ResourceTag/team", ConditionClass.RESTRICTING),
@@ -115,7 +126,48 @@ def test_time_conditions_default_to_the_real_clock() -> None:
     ids=lambda v: v if isinstance(v, str) else None,
 )
 def test_condition_keys_are_classified_case_insensitively(operator: str, key: str, expected: ConditionClass) -> None:
-    assert classify(condition(operator, key, "x"), now=NOW) is expected
+    assert classify(condition(operator, key, "x")) is expected
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "expected"),
+    [
+        pytest.param("ArnEquals", "arn:aws:iam::aws:policy/ReadOnlyAccess", ConditionClass.DELEGATION, id="read-only"),
+        pytest.param(
+            "ArnEquals",
+            [
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+                "arn:aws:iam::aws:policy/SecurityAudit",
+            ],
+            ConditionClass.DELEGATION,
+            id="harmless-with-path",
+        ),
+        pytest.param("ArnEquals", "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", ConditionClass.DELEGATION, id="ro"),
+        pytest.param(
+            "ArnEquals",
+            ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AdministratorAccess"],
+            ConditionClass.UNKNOWN,
+            id="one-privileged-value",
+        ),
+        pytest.param("ArnLike", "arn:aws:iam::aws:policy/*", ConditionClass.UNKNOWN, id="wildcard"),
+        pytest.param("ArnLike", "arn:aws:iam::aws:policy/*ReadOnlyAccess", ConditionClass.UNKNOWN, id="wildcard-name"),
+        pytest.param("ArnEquals", "arn:aws:iam::111122223333:policy/app", ConditionClass.UNKNOWN, id="customer"),
+        pytest.param("ArnNotEquals", "arn:aws:iam::aws:policy/ReadOnlyAccess", ConditionClass.UNKNOWN, id="negated"),
+        pytest.param(
+            "ArnEqualsIfExists", "arn:aws:iam::aws:policy/ReadOnlyAccess", ConditionClass.UNKNOWN, id="if-exists"
+        ),
+    ],
+)
+def test_policy_arn_decides_escalation_only_when_every_admitted_policy_is_harmless(
+    operator: str, values: Any, expected: ConditionClass
+) -> None:
+    assert classify(condition(operator, "iam:PolicyARN", values)) is expected
+
+
+def test_harmless_policy_names_need_an_aws_managed_arn() -> None:
+    assert harmless_policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+    assert not harmless_policy_arn("arn:aws:iam::111122223333:policy/ReadOnlyAccess")  # customer-managed look-alike
+    assert not harmless_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline, Profile
@@ -49,7 +50,7 @@ def make_role(
 
 
 def findings(rule_id: str, role: RoleSnapshot, baseline: Baseline | None = None) -> list[Finding]:
-    result = audit_roles([role], baseline, rules=[rule_id])
+    result = audit_roles([role], baseline, rules=[rule_id], now=NOW)
     assert result.errors == ()  # a crashing rule would show up here, not as a silent pass
     return [f for f in result.findings if f.rule == rule_id]
 

@@ -4,10 +4,11 @@ resource types, AWS-managed ARNs, boundaries, conditions, names outside the cata
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from helpers import allow, deny, policy
+from helpers import NOW, allow, deny, policy
 
 from rolewatch.model import PolicyError
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
@@ -23,7 +24,7 @@ OUTSIDE_CATALOGUE = "codestar:CreateProjectFromTemplate"
 
 def permissions(*documents: dict[str, Any], boundary: dict[str, Any] | None = None) -> Permissions:
     policies = [(f"policy-{i}", compile_policy(d)) for i, d in enumerate(documents)]
-    return Permissions(policies, compile_policy(boundary) if boundary is not None else None)
+    return Permissions(policies, compile_policy(boundary) if boundary is not None else None, NOW)
 
 
 def allowed_names(perm: Permissions) -> set[str]:
@@ -113,25 +114,51 @@ def test_deny_with_a_current_time_window_holds() -> None:
     window = {"DateLessThan": {"aws:CurrentTime": "2099-01-01T00:00:00Z"}}
     compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=window)))
     assert len(compiled.denies) == 1
-    assert not Permissions([("p", compiled)]).allows("iam:PassRole")
+    assert not Permissions([("p", compiled)], now=NOW).allows("iam:PassRole")
 
 
 def test_deny_that_starts_in_the_future_does_not_hold_now() -> None:
     compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=NOT_YET)))
-    assert compiled.denies == ()
-    assert Permissions([("p", compiled)]).allows("iam:PassRole")
+    assert Permissions([("p", compiled)], now=NOW).allows("iam:PassRole")
 
 
 @pytest.mark.parametrize("effect", ["Allow", "Deny"])
-def test_expired_statement_is_dropped(effect: str) -> None:
+def test_expired_statement_grants_and_denies_nothing(effect: str) -> None:
     statement = {"Effect": effect, "Action": "iam:*", "Resource": "*", "Condition": EXPIRED}
-    compiled = compile_policy(policy(statement))
-    assert (compiled.allows, compiled.denies, compiled.conditional_denies) == ((), (), ())
+    others = [allow("iam:PassRole")] if effect == "Deny" else []
+    perm = Permissions([("p", compile_policy(policy(statement, *others)))], now=NOW)
+    assert perm.allows("iam:PassRole") is (effect == "Deny")
 
 
 def test_expired_deny_does_not_remove_access() -> None:
     perm = permissions(policy(allow("iam:*"), deny("iam:*", Condition=EXPIRED)))
     assert perm.allows("iam:PassRole")
+
+
+def test_time_is_decided_when_permissions_are_computed_not_when_the_text_is_compiled() -> None:
+    # A warm Lambda keeps compiled policies for hours: a Deny whose date has passed must stop holding.
+    until = {"DateLessThan": {"aws:CurrentTime": "2026-06-01T00:00:00Z"}}
+    compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=until)))
+    before = Permissions([("p", compiled)], now=datetime(2026, 5, 31, tzinfo=UTC))
+    after = Permissions(
+        [("p", compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=until))))],
+        now=datetime(2026, 6, 2, tzinfo=UTC),
+    )
+    assert not before.allows("iam:PassRole")
+    assert after.allows("iam:PassRole")
+    # And an Allow window that has closed grants nothing at that later time.
+    grant_until = compile_policy(policy(allow("iam:PassRole", Condition=until)))
+    assert Permissions([("p", grant_until)], now=datetime(2026, 5, 31, tzinfo=UTC)).allows("iam:PassRole")
+    assert not Permissions([("p", grant_until)], now=datetime(2026, 6, 2, tzinfo=UTC)).allows("iam:PassRole")
+
+
+def test_without_a_time_windows_are_undecided_allows_count_and_denies_are_not_relied_on() -> None:
+    until = {"DateLessThan": {"aws:CurrentTime": "2000-01-01T00:00:00Z"}}
+    assert Permissions([("p", compile_policy(policy(allow("iam:PassRole", Condition=until))))]).allows("iam:PassRole")
+    denied = compile_policy(
+        policy(allow("iam:*"), deny("iam:*", Condition={"DateLessThan": {"aws:CurrentTime": "2099-01-01"}}))
+    )
+    assert Permissions([("p", denied)]).allows("iam:PassRole")
 
 
 # -- NotAction and NotResource ---------------------------------------------------------------------
@@ -474,8 +501,7 @@ def test_undecodable_bytes_are_a_policy_error() -> None:
 )
 def test_a_deny_counts_only_when_its_time_window_holds_now(condition: dict[str, Any], relied_on: bool) -> None:
     compiled = compile_policy(policy(allow("iam:*"), deny("iam:*", Condition=condition)))
-    assert (len(compiled.denies) == 1) is relied_on
-    assert Permissions([("p", compiled)]).allows("iam:PassRole") is not relied_on
+    assert Permissions([("p", compiled)], now=NOW).allows("iam:PassRole") is not relied_on
 
 
 def test_an_allow_whose_window_opens_later_still_counts() -> None:

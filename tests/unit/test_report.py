@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from helpers import NOW
 
 from rolewatch.model import AuditError, AuditResult, Finding, Remediation, Severity
 from rolewatch.report import FORMATS, build_report, render, write_report
@@ -603,7 +604,7 @@ def test_every_format_agrees_on_a_real_account_file() -> None:
     # A bare catch-all profile: this test is about the report agreeing with itself, not about baselines.
     baseline = Baseline(profiles=(Profile(name="any-role"),))
     account = read_account_json(json.loads(source.read_text()), source.name)
-    result = audit_roles(account.roles, baseline)
+    result = audit_roles(account.roles, baseline, now=NOW)
 
     report = json.loads(render(result, "json", sources=[source.name]))
     sarif = sarif_of(result, [source.name])

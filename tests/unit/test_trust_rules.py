@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from helpers import NOW
 
 from rolewatch.audit import audit_roles
 from rolewatch.model import Finding, RoleSnapshot, Severity
@@ -26,7 +27,7 @@ def make_role(trust: Any, name: str = "app", account: str = ACCOUNT) -> RoleSnap
 
 
 def findings(rule_id: str, trust: Any, **role: Any) -> list[Finding]:
-    result = audit_roles([make_role(trust, **role)], rules=[rule_id])
+    result = audit_roles([make_role(trust, **role)], rules=[rule_id], now=NOW)
     assert result.errors == ()  # a crashing rule would show up here, not as a silent pass
     return [f for f in result.findings if f.rule == rule_id]
 
@@ -144,7 +145,7 @@ def test_single_statement_object_and_url_encoded_document() -> None:
 def test_no_trust_policy_or_an_invalid_one_produces_no_trust_finding() -> None:
     assert findings(WILDCARD, None) == []
     result = audit_roles(
-        [make_role({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})], rules=[WILDCARD]
+        [make_role({"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole"}]})], rules=[WILDCARD], now=NOW
     )
     assert result.findings == ()
     assert len(result.errors) == 1  # the parse error, not a rule crash

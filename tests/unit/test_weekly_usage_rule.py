@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from helpers import make_role
+from helpers import NOW, make_role
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline, BaselineError, Profile, load_baseline, parse_baseline
@@ -18,11 +18,11 @@ OFF = Baseline(profiles=(Profile(name="off"),))
 
 
 def days_ago(days: int) -> str:
-    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    return (NOW - timedelta(days=days)).isoformat()
 
 
 def unused(role, baseline: Baseline = NINETY):
-    result = audit_roles([role], baseline, rules=["unused-role"])
+    result = audit_roles([role], baseline, rules=["unused-role"], now=NOW)
     assert not result.errors
     return list(result.findings)
 

@@ -3,30 +3,40 @@
 An auditor cannot know the request context, so each condition is put in one of these classes
 (keys compare case-insensitively):
 
-- time: aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or Numeric operator, evaluated
-  against the clock: `time-closed` (an upper bound in the past: the statement can never apply again, it
-  is void), `time-open` (satisfied now: a bound the present already meets) or `time-pending` (not
-  satisfied now but may be later: a lower bound in the future, or an equality). For an Allow, open and
-  pending windows both count (the grant holds now or will); for a Deny only an open window counts.
-- delegation: iam:PermissionsBoundary. The grant cannot create unbounded principals, so it is not an
-  escalation path.
+- time: aws:CurrentTime, aws:TokenIssueTime, aws:EpochTime with a Date or Numeric operator. Time is an
+  input of the audit (`now`), never read from the clock here: compiled policies are cached by their
+  text, so the window is decided when a principal's permissions are computed (`time_state`), each time.
+  `time-closed` (an upper bound in the past: the statement can never apply again, it is void),
+  `time-open` (satisfied now) or `time-pending` (not satisfied now but may be later: a lower bound in
+  the future, an equality, or no `now` given). For an Allow, open and pending windows both count (the
+  grant holds now or will); for a Deny only an open window counts.
+- delegation: the grant cannot mint more privilege than it has, so it is not an escalation path:
+  iam:PermissionsBoundary, and iam:PolicyARN when every policy it admits is an AWS-managed policy that
+  grants no administrator access and no escalation (`HARMLESS_MANAGED_POLICIES`, checked against AWS's
+  documents by a corpus test). iam:PolicyARN admitting anything else (a wildcard, a customer-managed
+  policy whose document the audit does not hold, AdministratorAccess) decides nothing: the grant counts
+  in full, since the attachable policy may be privileged.
 - pass-to: iam:PassedToService. PassRole only to the named services; escalation methods check that
   the service they pass a role to is among them.
+- via-service: kms:ViaService. The key may only be used through the named services, so the grant
+  reaches the data those services let the role read, which the rules judge on the services' own
+  actions; it never counts as "every key" on its own. Also restricting (below).
 - restricting: network origin (aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp), tags the
   caller does not control (aws:ResourceTag/, aws:PrincipalTag/, iam:ResourceTag/, <svc>:ResourceTag/),
   aws:MultiFactorAuthPresent, aws:SourceAccount, aws:SourceArn, aws:CalledVia, aws:ViaAWSService,
-  iam:PolicyARN, iam:AWSServiceName, kms:ViaService, aws:PrincipalArn, aws:userid. The grant counts,
-  marked conditional: findings built only from conditional grants are one severity lower and name the
+  iam:AWSServiceName, kms:ViaService, aws:PrincipalArn, aws:userid. The grant counts, marked
+  conditional: findings built only from conditional grants are one severity lower and name the
   conditions.
 - unknown: anything else. Treated as satisfiable (conservative): the grant counts in full.
 
-For a Deny, only an unconditional statement (or one whose conditions are all `time` and satisfied now)
+For a Deny, only an unconditional statement (or one whose conditions are all `time` and open now)
 subtracts access; a conditional Deny may not apply to an attacker's request, so it is not relied on.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from datetime import UTC, datetime
 
 from rolewatch.policy.document import Condition
@@ -47,14 +57,50 @@ RESTRICTING_KEYS = {
     "aws:viaawsservice",
     "aws:principalarn",
     "aws:userid",
-    "iam:policyarn",
     "iam:awsservicename",
     "kms:viaservice",
 }
 RESTRICTING_PREFIXES = ("aws:resourcetag/", "aws:principaltag/", "iam:resourcetag/")
 
+# AWS-managed policies that grant neither administrator access nor any escalation method: attaching
+# one cannot raise anyone's privileges. Names as in `arn:aws:iam::aws:policy[/path]/NAME`; a name that
+# ends in "ReadOnlyAccess" is read-only by AWS's naming. tests/corpus checks every entry against the
+# policies' real documents.
+HARMLESS_MANAGED_POLICIES = frozenset(
+    {
+        "ReadOnlyAccess",
+        "ViewOnlyAccess",
+        "SecurityAudit",
+        "AWSLambdaBasicExecutionRole",
+        "AWSLambdaVPCAccessExecutionRole",
+        "AWSLambdaSQSQueueExecutionRole",
+        "AWSLambdaDynamoDBExecutionRole",
+        "AWSLambdaKinesisExecutionRole",
+        "AWSXRayDaemonWriteAccess",
+        "AWSXrayWriteOnlyAccess",
+        "CloudWatchAgentServerPolicy",
+        "CloudWatchLambdaInsightsExecutionRolePolicy",
+        "AmazonSSMManagedInstanceCore",
+        "AmazonECSTaskExecutionRolePolicy",
+        "AmazonEC2ContainerRegistryReadOnly",
+        "AmazonEKSWorkerNodePolicy",
+        "AmazonEKS_CNI_Policy",
+    }
+)
+_MANAGED_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?(?P<name>[^/*?]+)$")
+
+
+def harmless_policy_arn(arn: str) -> bool:
+    """Is the ARN (no wildcard) an AWS-managed policy that grants no administrator access or escalation?"""
+    match = _MANAGED_POLICY_ARN.match(arn.strip())
+    if match is None:
+        return False
+    name = match.group("name")
+    return name in HARMLESS_MANAGED_POLICIES or name.endswith("ReadOnlyAccess")
+
 
 class ConditionClass(enum.Enum):
+    TIME = "time"  # decided against `now` by time_state
     TIME_OPEN = "time-open"
     TIME_PENDING = "time-pending"
     TIME_CLOSED = "time-closed"
@@ -64,12 +110,15 @@ class ConditionClass(enum.Enum):
     UNKNOWN = "unknown"
 
 
-def classify(condition: Condition, now: datetime | None = None) -> ConditionClass:
+def classify(condition: Condition) -> ConditionClass:
+    """The class of a condition, without the time: time keys are `TIME` (see time_state)."""
     key = condition.key.lower()
     if key in TIME_KEYS:
-        return _time_class(condition, now or datetime.now(UTC))
+        return ConditionClass.TIME
     if key == "iam:permissionsboundary":
         return ConditionClass.DELEGATION
+    if key == "iam:policyarn":
+        return ConditionClass.DELEGATION if _admits_only_harmless_policies(condition) else ConditionClass.UNKNOWN
     if key == "iam:passedtoservice":
         return ConditionClass.PASS_TO
     if key in RESTRICTING_KEYS or key.startswith(RESTRICTING_PREFIXES) or key.endswith(":resourcetag"):
@@ -79,14 +128,42 @@ def classify(condition: Condition, now: datetime | None = None) -> ConditionClas
     return ConditionClass.UNKNOWN
 
 
-def _time_class(condition: Condition, now: datetime) -> ConditionClass:
+def _admits_only_harmless_policies(condition: Condition) -> bool:
+    """iam:PolicyARN with a positive operator whose every value is a harmless AWS-managed policy."""
+    if condition.if_exists or condition.qualifier == "ForAllValues" or not condition.values:
+        return False  # passes when the key is absent: admits anything
+    if condition.base not in ("StringEquals", "StringLike", "ArnEquals", "ArnLike"):
+        return False  # negated operators admit every other policy
+    return all(harmless_policy_arn(v) for v in condition.values)
+
+
+def is_via_service(condition: Condition) -> bool:
+    return condition.key.lower() == "kms:viaservice" and not condition.base.startswith(("StringNot", "ArnNot"))
+
+
+def time_state(condition: Condition, now: datetime | None) -> ConditionClass:
+    """TIME_OPEN, TIME_PENDING or TIME_CLOSED at `now`; UNKNOWN for a time key the audit cannot read.
+    Without `now` every window is pending: an Allow counts, a Deny is not relied on."""
+    if now is None:
+        return ConditionClass.TIME_PENDING if _time_bounds(condition) is not None else ConditionClass.UNKNOWN
+    return _time_class(condition, now)
+
+
+def _time_bounds(condition: Condition) -> list[datetime] | None:
     base = condition.base
     if not (base.startswith("Date") or base.startswith("Numeric")) or not condition.values:
-        return ConditionClass.UNKNOWN
+        return None
     bounds = [_as_time(v) for v in condition.values]
     if any(b is None for b in bounds):
+        return None
+    return [b for b in bounds if b is not None]
+
+
+def _time_class(condition: Condition, now: datetime) -> ConditionClass:
+    known = _time_bounds(condition)
+    if known is None:
         return ConditionClass.UNKNOWN
-    known = [b for b in bounds if b is not None]
+    base = condition.base
     # Several values are OR-ed: the condition holds now if one value admits the present.
     if base in _UPPER_BOUNDS:
         # Every bound in the past closes the window for good.

@@ -338,3 +338,61 @@ def _skip_variables(states: set[int], tokens: FormatTokens) -> set[int]:
             j += 1
             out.add(j)
     return out
+
+
+# -- "every resource of a type": a pattern that covers a whole ARN format ------------------------------
+# Private-use characters stand for the wildcards of the covered side, so that only a wildcard of the
+# covering pattern can absorb them.
+_STAR, _QUESTION = "\ue000", "\ue001"
+
+
+@lru_cache(maxsize=8192)
+def _covering_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    for c in pattern:
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(f"[^{_STAR}]")  # one character, never a run of them
+        else:
+            out.append(re.escape(c))
+    return re.compile("".join(out), re.S)
+
+
+def glob_includes(outer: str, inner: str) -> bool:
+    """Does every string the glob `inner` matches also match the glob `outer`? Sound (a True is
+    always right); `inner`'s wildcards are symbols only `outer`'s wildcards can absorb."""
+    if outer == "*" or outer == inner:
+        return True
+    symbolic = inner.replace("*", _STAR).replace("?", _QUESTION)
+    return _covering_regex(outer).fullmatch(symbolic) is not None
+
+
+# The first five parts of an ARN format that are variables name the account's own scope (partition,
+# region, account): a pattern that fixes them still reaches every resource of the type there.
+_SCOPE_VARIABLES = re.compile(r"^\$\{[^}]*\}$")
+
+
+@cache
+def pattern_covers_format(pattern: str, arn_format: str) -> bool:
+    """Does the Resource pattern reach every resource of the ARN format, in the partition, region and
+    account it names? `arn:aws:s3:::*` and `arn:*:s3:::*/*` cover `arn:${Partition}:s3:::${BucketName}/
+    ${ObjectName}`; `arn:aws:iam::*:role/*` and `arn:aws:iam::123456789012:role/*` cover every role;
+    `arn:aws:s3:::logs-*` does not. A variable in the resource part is any text (it may span `/`)."""
+    if pattern == "*":
+        return True
+    parts = pattern.split(":", 5)
+    formats = arn_format.split(":", 5)
+    if len(parts) != 6 or len(formats) != 6:
+        return glob_includes(pattern, arn_format_glob(arn_format))
+    for i in range(5):
+        p, f = parts[i], formats[i]
+        if _SCOPE_VARIABLES.match(f):
+            if not p:
+                return False  # an empty region or account names no ARN that has one
+            if i == 1 and "*" not in p and "?" not in p and not p.startswith("aws"):
+                return False  # not a partition at all
+            continue
+        if not glob_includes(p, arn_format_glob(f)):
+            return False
+    return glob_includes(parts[5], arn_format_glob(formats[5]))

@@ -1,37 +1,52 @@
 """Principal-centric effective permissions: what a role can actually do, across all its policies.
 
-Evaluation follows IAM's logic for one principal in its own account:
+Evaluation follows IAM's policy-evaluation logic for one principal in its own account:
 1. every Allow statement of every identity policy (inline and managed) grants its actions on its
    resources; actions whose resource types cannot match the statement's Resource are not granted
    (e.g. `s3:ListAllMyBuckets` on `arn:aws:s3:::bucket`), and IAM write actions on
-   `arn:aws:iam::aws:...` grant nothing (AWS-managed policies are immutable);
-2. an explicit Deny in any policy removes the actions it names from every grant whose resources it
-   covers (unconditional denies only: see conditions.py);
-3. a permissions boundary caps the result: only actions the boundary also allows remain.
+   `arn:aws:iam::aws:...` grant nothing (AWS-managed policies are immutable). `NotResource` grants
+   every resource except those named;
+2. an explicit Deny in any policy (the permissions boundary included) removes what it covers: a Deny
+   on resources removes an action where they cover all of its resource types, else excepts them; a
+   Deny with `NotResource` removes the action from every resource except those named, so
+   `Deny iam:* NotResource <one role>` leaves only that role reachable (unconditional denies only,
+   see conditions.py);
+3. a permissions boundary caps the result: only actions the boundary also allows remain, and only on
+   the resources it allows them on.
 
-Action sets are bitsets over the catalogue (see catalogue.py). Compiled documents are cached by their
-text, so a managed policy shared by a thousand roles is analysed once.
+"Every resource" (`unrestricted`) is decided per action against the catalogue's ARN formats, never by
+string equality: `arn:aws:s3:::*`, `arn:*:s3:::*/*` and `arn:aws:iam::*:role/*` reach every resource of
+the action's type (globs.pattern_covers_format). An Allow with `NotResource`, or one a Deny excepts a
+few resources from, still counts as every resource (every other one is reached); its exceptions stay
+in `Scope.excludes` for the questions that need them (which roles can be passed or assumed).
+
+Time is an input: `Permissions(..., now=...)` decides time windows; compiled documents, cached by their
+text, hold no verdict about time. Action sets are bitsets over the catalogue (see catalogue.py).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
 from rolewatch.model import PolicyError
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, ActionCatalogue, catalogue
-from rolewatch.policy.conditions import ConditionClass, classify, passed_to_services
+from rolewatch.policy.conditions import ConditionClass, classify, is_via_service, passed_to_services, time_state
 from rolewatch.policy.document import Condition, PolicyDocument, Statement, parse_policy
 from rolewatch.policy.globs import (
     FormatTokens,
     arn_format_tokens,
+    arn_globs_intersect,
     arn_pattern_meets_format,
     arn_resource_meets_format,
     glob_covers,
+    glob_includes,
     glob_match,
     part_meets,
+    pattern_covers_format,
 )
 
 
@@ -40,7 +55,7 @@ class Grant:
     """One statement's contribution: the actions it grants (or denies) and on what."""
 
     mask: int = field(repr=False)  # a bitset over the catalogue: thousands of digits in decimal
-    unrestricted: bool  # applies to every resource: Resource "*" (NotResource is treated so too)
+    unrestricted: bool  # Resource "*" (or none), or NotResource: the statement names no includes
     resources: tuple[str, ...]
     not_resource: bool
     patterns: tuple[str, ...]
@@ -48,17 +63,38 @@ class Grant:
     restricting: tuple[Condition, ...]  # conditions an attacker cannot satisfy at will
     unknown_conditions: tuple[Condition, ...]
     pass_to: frozenset[str] | None  # iam:PassedToService values, None when unrestricted
-    delegation: bool  # conditioned on iam:PermissionsBoundary
+    delegation: bool  # cannot mint more privilege: iam:PermissionsBoundary, harmless iam:PolicyARN
     location: str
-    not_yet_in_force: bool = False  # a time window that has not opened (DateGreaterThan in the future)
+    # Actions on every resource of (one of) their types (Allow), or removed from every resource (Deny).
+    full: int = field(default=0, repr=False)
+    # Deny NotResource: actions left only on the named resources.
+    narrows: int = field(default=0, repr=False)
+    time_conditions: tuple[Condition, ...] = ()
+    via_service: bool = False  # kms:ViaService: the key is used only through the named services
 
     @property
     def conditional(self) -> bool:
         return bool(self.restricting)
 
+    @property
+    def structurally_unconditional(self) -> bool:
+        """No condition but time windows: a Deny that holds whenever its window is open."""
+        return not (self.restricting or self.unknown_conditions or self.pass_to is not None or self.delegation)
+
     def names_action(self, action: str) -> bool:
         """Whether the statement's Action/NotAction text covers an action (for names outside the catalogue)."""
         return _patterns_name(self.patterns, action.lower()) != self.not_action
+
+    def in_force(self, now: datetime | None) -> ConditionClass:
+        """TIME_OPEN, TIME_PENDING or TIME_CLOSED: the statement's time windows at `now`."""
+        state = ConditionClass.TIME_OPEN
+        for condition in self.time_conditions:
+            cls = time_state(condition, now)
+            if cls is ConditionClass.TIME_CLOSED:
+                return cls
+            if cls is not ConditionClass.TIME_OPEN:
+                state = ConditionClass.TIME_PENDING  # pending, or a time value the audit cannot read
+        return state
 
     def __repr__(self) -> str:
         element = "NotAction" if self.not_action else "Action"
@@ -70,7 +106,7 @@ class Grant:
 class CompiledPolicy:
     document: PolicyDocument = field(repr=False)
     allows: tuple[Grant, ...]
-    denies: tuple[Grant, ...]  # denies that hold unconditionally
+    denies: tuple[Grant, ...]  # denies with no condition but time windows (decided at `now`)
     conditional_denies: tuple[Grant, ...]
     unknown_actions: tuple[tuple[str, str], ...]  # (location, pattern) naming no catalogue action
     void_resources: tuple[tuple[str, str], ...]  # (location, pattern) no action of the statement can use
@@ -78,13 +114,43 @@ class CompiledPolicy:
 
 @dataclass(frozen=True)
 class LabeledGrant:
+    """Part of a statement's grant as it stands for one principal: the actions that remain after denies
+    and the boundary, and the resources they remain on."""
+
     policy: str  # the policy's name (inline) or ARN (managed)
     grant: Grant
     mask: int = field(repr=False)  # what remains after denies and the boundary
-    unrestricted_mask: int = field(repr=False)
+    unrestricted_mask: int = field(repr=False)  # of those, the actions on every resource of their type
+    includes: tuple[str, ...] | None = None  # resource patterns; None: every resource
+    excludes: tuple[str, ...] = ()  # except these
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        """The resource patterns the actions remain on ("*" for every resource)."""
+        return ("*",) if self.includes is None else self.includes
 
     def __repr__(self) -> str:
         return f"LabeledGrant({self.policy}, {self.grant!r}, {self.mask.bit_count()} actions remain)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where one grant lets the principal perform one action."""
+
+    grant: Grant
+    policy: str
+    includes: tuple[str, ...]  # empty when everywhere
+    excludes: tuple[str, ...]
+    everywhere: bool  # every resource (but the excludes)
+
+    @property
+    def conditional(self) -> bool:
+        return self.grant.conditional
+
+    def matches(self, arn: str) -> bool:
+        if not self.everywhere and not any(glob_match(p, arn) for p in self.includes):
+            return False
+        return not any(glob_match(x, arn) for x in self.excludes)
 
 
 @lru_cache(maxsize=8192)
@@ -143,6 +209,7 @@ def _key_of(raw: Any) -> str:
 
 # Unbounded on purpose: a compiled policy lives as long as the process, so its identity can stand for
 # its text (audit.py shares the permissions of roles with the same compiled policies by identity).
+# It holds nothing that depends on the time: that is decided per audit.
 @cache
 def _compile_cached(key: str, kind: str) -> CompiledPolicy:
     return compile_document(parse_policy(key, "", kind))  # type: ignore[arg-type]
@@ -158,20 +225,12 @@ def compile_document(document: PolicyDocument) -> CompiledPolicy:
     for statement in document.statements:
         grant, void_here = _compile_statement(statement, cat, unknown)
         void.extend(void_here)
-        if grant is None:
-            continue
         if statement.allows:
             allows.append(grant)
-        elif (
-            grant.restricting
-            or grant.unknown_conditions
-            or grant.pass_to is not None
-            or grant.delegation
-            or grant.not_yet_in_force
-        ):
-            conditional_denies.append(grant)
-        else:
+        elif grant.structurally_unconditional:
             denies.append(grant)
+        else:
+            conditional_denies.append(grant)
     return CompiledPolicy(
         document, tuple(allows), tuple(denies), tuple(conditional_denies), tuple(unknown), tuple(void)
     )
@@ -179,23 +238,22 @@ def compile_document(document: PolicyDocument) -> CompiledPolicy:
 
 def _compile_statement(
     statement: Statement, cat: ActionCatalogue, unknown: list[tuple[str, str]]
-) -> tuple[Grant | None, list[tuple[str, str]]]:
+) -> tuple[Grant, list[tuple[str, str]]]:
     restricting: list[Condition] = []
     unknown_conditions: list[Condition] = []
+    time_conditions: list[Condition] = []
     delegation = False
-    not_yet = False
     for condition in statement.conditions:
         cls = classify(condition)
-        if cls is ConditionClass.TIME_CLOSED:
-            return None, []  # the statement can no longer apply
-        if cls is ConditionClass.TIME_PENDING:
-            not_yet = True  # an Allow still counts (it will hold); a Deny is not relied on
-        if cls is ConditionClass.RESTRICTING:
+        if cls is ConditionClass.TIME:
+            time_conditions.append(condition)
+        elif cls is ConditionClass.RESTRICTING:
             restricting.append(condition)
         elif cls is ConditionClass.UNKNOWN:
             unknown_conditions.append(condition)
         elif cls is ConditionClass.DELEGATION:
             delegation = True
+    via_service = any(is_via_service(c) for c in statement.conditions)
 
     action_mask = 0
     for i, pattern in enumerate(statement.actions):
@@ -207,21 +265,40 @@ def _compile_statement(
         action_mask = cat.all & ~action_mask
 
     void: list[tuple[str, str]] = []
-    if not statement.resources or statement.not_resource or "*" in statement.resources:
-        resource_mask = cat.all
+    narrows = 0
+    resources = statement.resources
+    if not resources or (not statement.not_resource and "*" in resources):
+        mask = full = action_mask
         unrestricted = True
+    elif statement.not_resource:
+        unrestricted = True
+        reached = resources_mask(resources)  # actions the exceptions can name at all
+        if statement.allows:
+            # Every resource but these: nothing where they cover every resource the action can take.
+            mask = action_mask & ~covers_every_type(resources, action_mask & reached)
+            full = mask
+        else:
+            # Deny everywhere but these: removed where they name nothing the action can take.
+            full = action_mask & ~reached
+            narrows = action_mask & reached
+            mask = action_mask
     else:
-        resource_mask = 0
-        for i, pattern in enumerate(statement.resources):
+        unrestricted = False
+        mask = 0
+        for i, pattern in enumerate(resources):
             m = resource_pattern_mask(pattern)
             if action_mask and not (m & action_mask):
                 void.append((f"{statement.location}.Resource[{i}]", pattern))
-            resource_mask |= m
-        unrestricted = False
+            mask |= m
+        mask &= action_mask
+        # Allow: on every resource of a type; Deny: removed from every resource of every type.
+        full = mask & resources_full_mask(resources) if statement.allows else covers_every_type(resources, mask)
+    if via_service and statement.allows:
+        full = 0  # the key's reach is what the named services let the role read
     grant = Grant(
-        mask=intern_mask(action_mask & resource_mask),
+        mask=intern_mask(mask),
         unrestricted=unrestricted,
-        resources=statement.resources,
+        resources=resources,
         not_resource=statement.not_resource,
         patterns=statement.actions,
         not_action=statement.not_action,
@@ -230,7 +307,10 @@ def _compile_statement(
         pass_to=passed_to_services(statement.conditions),
         delegation=delegation,
         location=statement.location,
-        not_yet_in_force=not_yet,
+        full=intern_mask(full),
+        narrows=intern_mask(narrows),
+        time_conditions=tuple(time_conditions),
+        via_service=via_service,
     )
     return grant, void
 
@@ -258,92 +338,217 @@ def resource_pattern_mask(pattern: str) -> int:
     cat = catalogue()
     if pattern == "*":
         return cat.all
-    parts = pattern.split(":", 5)
-    literal_service = len(parts) == 6 and "*" not in parts[2] and "?" not in parts[2]
     mask = 0
-    if len(parts) != 6:
-        for prefix, resource_type, arn_format in cat.formats_for_arn_service(None):
-            if arn_pattern_meets_format(pattern, arn_format_tokens(arn_format)):
-                mask |= cat.actions_for_resource_type(prefix, resource_type)
-    else:
-        head = tuple(parts[:5])
-        for group_head, members in _format_groups(parts[2] if literal_service else None):
-            # The formats of a group share their first five parts: compared once per group.
-            if not all(part_meets(p, f) for p, f in zip(head, group_head, strict=True)):
-                continue
-            for prefix, resource_type, tokens in members:
-                if arn_resource_meets_format(parts[5], tokens):
-                    mask |= cat.actions_for_resource_type(prefix, resource_type)
+    for prefix, resource_type, _arn_format in _formats_met(pattern):
+        mask |= cat.actions_for_resource_type(prefix, resource_type)
+    return intern_mask(mask & _immutable_filter(pattern, cat))
+
+
+def _immutable_filter(pattern: str, cat: ActionCatalogue) -> int:
+    parts = pattern.split(":", 5)
     if len(parts) == 6 and parts[2] == "iam" and parts[4] == "aws":
         # arn:aws:iam::aws:policy/... names AWS-managed policies, which no customer can change.
-        mask &= cat.level_mask(ACCESS_LIST) | cat.level_mask(ACCESS_READ)
+        return cat.level_mask(ACCESS_LIST) | cat.level_mask(ACCESS_READ)
+    return cat.all
+
+
+def _formats_met(pattern: str) -> list[tuple[str, str, str]]:
+    """(prefix, resource type, ARN format) of every format the pattern can match some ARN of."""
+    cat = catalogue()
+    parts = pattern.split(":", 5)
+    if len(parts) != 6:
+        return [
+            (prefix, resource_type, arn_format)
+            for prefix, resource_type, arn_format in cat.formats_for_arn_service(None)
+            if arn_pattern_meets_format(pattern, arn_format_tokens(arn_format))
+        ]
+    literal_service = "*" not in parts[2] and "?" not in parts[2]
+    head = tuple(parts[:5])
+    out = []
+    for group_head, members in _format_groups(parts[2] if literal_service else None):
+        # The formats of a group share their first five parts: compared once per group.
+        if not all(part_meets(p, f) for p, f in zip(head, group_head, strict=True)):
+            continue
+        if any(not p and f == _SCOPE_TOKENS for p, f in zip(head[3:], group_head[3:], strict=True)):
+            continue  # an empty region or account names no ARN that has one (`arn:aws:s3:::*` is no access point)
+        for prefix, resource_type, tokens, arn_format in members:
+            if arn_resource_meets_format(parts[5], tokens):
+                out.append((prefix, resource_type, arn_format))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _types_covered(pattern: str) -> tuple[int, frozenset[tuple[str, str]]]:
+    """Actions with a resource type whose every ARN the pattern reaches, and those types."""
+    cat = catalogue()
+    if pattern == "*":
+        return cat.all, frozenset()
+    mask = 0
+    types = set()
+    for prefix, resource_type, arn_format in _formats_met(pattern):
+        if pattern_covers_format(pattern, arn_format):
+            mask |= cat.actions_for_resource_type(prefix, resource_type)
+            types.add((prefix, resource_type))
+    return intern_mask(mask & _immutable_filter(pattern, cat)), frozenset(types)
+
+
+def resource_pattern_full_mask(pattern: str) -> int:
+    """Every action the pattern grants on every resource of one of its types."""
+    return _types_covered(pattern)[0]
+
+
+@lru_cache(maxsize=4096)
+def resources_full_mask(patterns: tuple[str, ...]) -> int:
+    mask = 0
+    for pattern in patterns:
+        mask |= resource_pattern_full_mask(pattern)
     return intern_mask(mask)
 
 
-FormatGroup = tuple[tuple[FormatTokens, ...], list[tuple[str, str, FormatTokens]]]
+@lru_cache(maxsize=4096)
+def resources_mask(patterns: tuple[str, ...]) -> int:
+    mask = 0
+    for pattern in patterns:
+        mask |= resource_pattern_mask(pattern)
+    return intern_mask(mask)
+
+
+def covers_every_type(patterns: tuple[str, ...], within: int) -> int:
+    """The actions of `within` every one of whose resource types the patterns reach whole (actions that
+    take no resource type need "*")."""
+    if "*" in patterns:
+        return within
+    return _covers_every_type(patterns, within)
+
+
+@lru_cache(maxsize=2048)
+def _covers_every_type(patterns: tuple[str, ...], within: int) -> int:
+    cat = catalogue()
+    candidates = 0
+    types: set[tuple[str, str]] = set()
+    for pattern in patterns:
+        mask, covered = _types_covered(pattern)
+        candidates |= mask
+        types |= covered
+    candidates &= within
+    if not candidates:
+        return 0
+    out = 0
+    for i in cat.indices_in(candidates):
+        prefix = cat.names[i].split(":", 1)[0]
+        if all((prefix, t) in types for t in cat.resource_types[i]):
+            out |= 1 << i
+    return out
+
+
+_SCOPE_TOKENS: FormatTokens = ("${",)  # a whole part that is one variable (${Region}, ${Account})
+FormatGroup = tuple[tuple[FormatTokens, ...], list[tuple[str, str, FormatTokens, str]]]
 
 
 @lru_cache(maxsize=512)
 def _format_groups(arn_service: str | None) -> list[FormatGroup]:
     """The catalogue's ARN formats for an ARN service field, grouped by their first five parts."""
-    groups: dict[tuple[FormatTokens, ...], list[tuple[str, str, FormatTokens]]] = {}
+    groups: dict[tuple[FormatTokens, ...], list[tuple[str, str, FormatTokens, str]]] = {}
     for prefix, resource_type, arn_format in catalogue().formats_for_arn_service(arn_service):
         tokens = arn_format_tokens(arn_format)
         if len(tokens) != 6:
             continue  # not an ARN of six parts: no pattern of six parts reaches it part by part
-        groups.setdefault(tokens[:5], []).append((prefix, resource_type, tokens[5]))
+        groups.setdefault(tokens[:5], []).append((prefix, resource_type, tokens[5], arn_format))
     return list(groups.items())
 
 
+def _intersect(includes: tuple[str, ...] | None, other: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns for the resources both sides reach (None: every resource). Where two patterns only
+    partly overlap, the first is kept: the result may reach more than the truth, never less."""
+    if includes is None:
+        return other
+    out: list[str] = []
+    for a in includes:
+        for b in other:
+            if glob_includes(a, b):
+                kept = b
+            elif glob_includes(b, a) or arn_globs_intersect(a, b):
+                kept = a  # inside b, or a partial overlap kept whole
+            else:
+                continue
+            if kept not in out:
+                out.append(kept)
+    return tuple(out)
+
+
+def _drop_excluded(includes: tuple[str, ...], excludes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in includes if not any(glob_includes(x, p) for x in excludes))
+
+
+_MAX_BOUNDARY_SCOPES = 6  # resource-scoped boundary statements followed one by one; beyond, not narrowed
+
+
 class Permissions:
-    """The effective permissions of one principal."""
+    """The effective permissions of one principal at `now` (None: time windows undecided)."""
 
     def __init__(
         self,
         policies: list[tuple[str, CompiledPolicy]],
         boundary: CompiledPolicy | None = None,
+        now: datetime | None = None,
     ) -> None:
-        cat = catalogue()
-        self.catalogue = cat
-        denies = [d for _, p in policies for d in p.denies]
+        cat = self.catalogue = catalogue()
+        self.boundary = boundary
+        self.now = now
+        denies = [d for _, p in policies for d in p.denies if d.in_force(now) is ConditionClass.TIME_OPEN]
+        boundary_allows: list[Grant] = []
+        if boundary is not None:
+            denies += [d for d in boundary.denies if d.in_force(now) is ConditionClass.TIME_OPEN]
+            boundary_allows = [g for g in boundary.allows if g.in_force(now) is not ConditionClass.TIME_CLOSED]
         self._deny_grants = denies
         # Statements that can grant names outside the catalogue: only those on every resource (the
         # resource types of an unknown action are unknown). Kept whatever their catalogue mask.
-        self._text_grants = [g for _, p in policies for g in p.allows if g.unrestricted]
-        self.boundary = boundary
-        # Outside the boundary: what it does not allow (anywhere / on every resource). An unchanged
-        # mask stays the compiled object, shared by every role with that statement.
-        outside_any = outside_unrestricted = 0
+        self._text_grants = [
+            g
+            for _, p in policies
+            for g in p.allows
+            if g.unrestricted and g.in_force(now) is not ConditionClass.TIME_CLOSED
+        ]
+        bound_any = bound_full = cat.all
         if boundary is not None:
-            bound_any, bound_unrestricted = _boundary_masks(boundary, cat)
-            outside_any, outside_unrestricted = cat.all & ~bound_any, cat.all & ~bound_unrestricted
+            bound_any = bound_full = 0
+            for g in boundary_allows:
+                bound_any |= g.mask
+                bound_full |= g.full
         grants: list[LabeledGrant] = []
-        allowed = unrestricted = definite = conditional = 0
         for label, policy in policies:
             for g in policy.allows:
-                m = g.mask
+                if not g.mask or g.in_force(now) is ConditionClass.TIME_CLOSED:
+                    continue
+                pieces = [
+                    LabeledGrant(
+                        label,
+                        g,
+                        g.mask & bound_any,
+                        g.full & bound_any,
+                        None if g.unrestricted else g.resources,
+                        g.resources if g.not_resource else (),
+                    )
+                ]
                 for d in denies:
-                    if m & d.mask and deny_covers(d, g):
-                        m &= ~d.mask
-                if m & outside_any:
-                    m &= ~outside_any
-                if not m:
-                    continue
-                um = 0
-                if g.unrestricted:
-                    um = m & ~outside_unrestricted if m & outside_unrestricted else m
-                grants.append(LabeledGrant(label, g, m, um))
-                allowed |= m
-                unrestricted |= um
-                if g.delegation:
-                    continue
-                if g.conditional:
-                    conditional |= m
-                else:
-                    definite |= m
+                    if d.mask & g.mask:
+                        pieces = [q for p in pieces for q in _apply_deny(p, d)]
+                if boundary is not None:
+                    pieces = [q for p in pieces for q in _apply_boundary(p, boundary_allows, bound_full)]
+                grants.extend(p for p in pieces if p.mask)
+        allowed = unrestricted = definite = conditional = 0
+        for lg in grants:
+            allowed |= lg.mask
+            unrestricted |= lg.unrestricted_mask
+            if lg.grant.delegation:
+                continue
+            if lg.grant.conditional:
+                conditional |= lg.mask
+            else:
+                definite |= lg.mask
         self.grants = grants
         self.allowed = allowed  # on some resource, under some condition
-        self.unrestricted = unrestricted  # on every resource (Resource "*")
+        self.unrestricted = unrestricted  # on every resource of the action's type (but a few excepted)
         self.definite = definite  # without restricting conditions or boundary-enforced delegation
         self.escalation = definite | conditional  # what can serve an escalation path
 
@@ -363,10 +568,114 @@ class Permissions:
     def grants_for(self, mask: int) -> list[LabeledGrant]:
         return [lg for lg in self.grants if lg.mask & mask]
 
+    def scopes(self, action: str) -> list[Scope]:
+        """Where each grant lets the principal perform the action (after denies and the boundary)."""
+        bit = self.catalogue.expand(action)
+        if not bit:
+            return []
+        return [
+            Scope(lg.grant, lg.policy, lg.includes or (), lg.excludes, lg.includes is None)
+            for lg in self.grants
+            if lg.mask & bit
+        ]
+
     def pass_role_targets(self) -> list[frozenset[str] | None]:
         """iam:PassedToService restrictions of every grant that allows iam:PassRole (None: any service)."""
         bit = self.catalogue.expand("iam:PassRole")
         return [lg.grant.pass_to for lg in self.grants if lg.mask & bit and not lg.grant.delegation]
+
+
+def _full_on(includes: tuple[str, ...] | None, mask: int, grant: Grant) -> int:
+    if grant.via_service:
+        return 0
+    if includes is None:
+        return mask
+    return mask & resources_full_mask(includes)
+
+
+def _apply_deny(piece: LabeledGrant, deny: Grant) -> list[LabeledGrant]:
+    """The piece after one unconditional Deny: untouched actions, removed ones, and the ones the deny
+    leaves on fewer resources (a piece of their own)."""
+    hit = piece.mask & deny.mask
+    if not hit:
+        return [piece]
+    rest = piece.mask & ~hit
+    out = [_with(piece, rest, piece.unrestricted_mask & rest)] if rest else []
+    if deny.not_resource:
+        # Denied everywhere but deny.resources: what the exceptions cannot name goes; the rest stays there only.
+        narrowed = hit & deny.narrows
+        if narrowed:
+            includes = _drop_excluded(_intersect(piece.includes, deny.resources), piece.excludes)
+            if includes:
+                out.append(
+                    LabeledGrant(
+                        piece.policy,
+                        piece.grant,
+                        narrowed,
+                        _full_on(includes, narrowed, piece.grant),
+                        includes,
+                        piece.excludes,
+                    )
+                )
+        return out
+    if deny.unrestricted:
+        return out  # Resource "*": every resource
+    removed = hit & deny.full
+    if piece.includes is not None and all(any(glob_covers(d, a) for d in deny.resources) for a in piece.includes):
+        removed = hit  # the allow's own resources are all denied
+    kept = hit & ~removed
+    if kept:
+        if piece.includes is None:
+            # Every resource but the denied ones: still every other resource of the type.
+            excludes = piece.excludes + tuple(r for r in deny.resources if r not in piece.excludes)
+            out.append(LabeledGrant(piece.policy, piece.grant, kept, piece.unrestricted_mask & kept, None, excludes))
+        else:
+            out.append(_with(piece, kept, piece.unrestricted_mask & kept))
+    return out
+
+
+def _apply_boundary(piece: LabeledGrant, boundary_allows: list[Grant], bound_full: int) -> list[LabeledGrant]:
+    """Actions the boundary allows only on some resources remain only there."""
+    limited = piece.mask & ~bound_full
+    if not limited:
+        return [piece]
+    scoped = [g for g in boundary_allows if g.mask & limited and not g.unrestricted]
+    if not scoped or len(scoped) > _MAX_BOUNDARY_SCOPES:
+        return [_with(piece, piece.mask, piece.unrestricted_mask & bound_full)]
+    out = [_with(piece, piece.mask & ~limited, piece.unrestricted_mask & ~limited)] if piece.mask & ~limited else []
+    # Split the limited actions by which scoped boundary statements allow them.
+    parts: list[tuple[int, tuple[str, ...]]] = [(limited, ())]
+    for g in scoped:
+        split: list[tuple[int, tuple[str, ...]]] = []
+        for mask, resources in parts:
+            inside, outside = mask & g.mask, mask & ~g.mask
+            if inside:
+                split.append((inside, resources + g.resources))
+            if outside:
+                split.append((outside, resources))
+        parts = split
+    for mask, resources in parts:
+        if not resources:
+            continue  # the boundary allows it nowhere these resources reach
+        includes = _drop_excluded(_intersect(piece.includes, resources), piece.excludes)
+        if includes:
+            out.append(
+                LabeledGrant(
+                    piece.policy,
+                    piece.grant,
+                    mask,
+                    _full_on(includes, mask, piece.grant),
+                    includes,
+                    piece.excludes,
+                )
+            )
+    return out
+
+
+def _with(piece: LabeledGrant, mask: int, unrestricted_mask: int) -> LabeledGrant:
+    if mask == piece.mask and unrestricted_mask == piece.unrestricted_mask:
+        return piece
+    return LabeledGrant(piece.policy, piece.grant, mask, unrestricted_mask, piece.includes, piece.excludes)
 
 
 def _boundary_names(boundary: CompiledPolicy, action: str) -> bool:
@@ -383,19 +692,6 @@ def deny_covers(deny: Grant, allow: Grant) -> bool:
     if deny.not_resource or allow.unrestricted:
         return False
     return all(any(glob_covers(d, a) for d in deny.resources) for a in allow.resources)
-
-
-def _boundary_masks(boundary: CompiledPolicy, cat: ActionCatalogue) -> tuple[int, int]:
-    any_mask = unrestricted_mask = 0
-    for g in boundary.allows:
-        any_mask |= g.mask
-        if g.unrestricted:
-            unrestricted_mask |= g.mask
-    for d in boundary.denies:
-        if d.unrestricted and not d.not_resource:
-            any_mask &= ~d.mask
-            unrestricted_mask &= ~d.mask
-    return any_mask, unrestricted_mask
 
 
 def empty_permissions() -> Permissions:

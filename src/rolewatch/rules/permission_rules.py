@@ -183,7 +183,8 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
             if verb == "*" and service not in everywhere and service not in scoped:
                 held = lg.mask & cat.service_mask(service)
                 if held & writes:
-                    scoped.append(service)
+                    # `arn:aws:s3:::*` names every bucket and object: the whole service on every resource.
+                    (scoped if held & ~lg.unrestricted_mask else everywhere).append(service)
                     union |= held
     if not union:
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ class AccountView:
     roles: dict[str, RoleSnapshot] = field(default_factory=dict)  # by ARN
     permissions: dict[str, Permissions] = field(default_factory=dict)  # by ARN, filled by the engine
     trust: dict[str, PolicyDocument] = field(default_factory=dict)  # by ARN, parsed trust policies
+    now: datetime | None = None  # the audit's time
 
 
 @dataclass
@@ -54,6 +56,7 @@ class RuleContext:
     baseline: Baseline
     profile: Profile
     account: AccountView
+    now: datetime  # the audit's time: rules never read the clock
 
     def finding(
         self,

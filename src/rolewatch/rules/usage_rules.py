@@ -16,10 +16,6 @@ from rolewatch.model import Finding, RoleSnapshot
 from rolewatch.rules.registry import RuleContext, rule
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 def parse_day(value: str | None) -> date | None:
     """The UTC date of an IAM timestamp as the readers keep it (ISO 8601, "Z" or offset); None if unusable."""
     if not value:
@@ -71,7 +67,7 @@ def unused_role(ctx: RuleContext) -> Iterator[Finding]:
     if limit is None:
         return
     role = ctx.role
-    today = _today()
+    today = ctx.now.date()
     last_used = parse_day(role.last_used)
     created = parse_day(role.create_date)
     if last_used is not None:
