@@ -17,7 +17,9 @@ from typing import Generic, TypeVar
 
 from rolewatch.baseline import Baseline, Profile, load_baseline
 from rolewatch.model import AuditError, AuditResult, Finding, LiveCheckResult, PolicyError, RoleSnapshot, Severity
+from rolewatch.policy.conditions import PrincipalContext
 from rolewatch.policy.document import PolicyDocument, parse_policy
+from rolewatch.policy.globs import glob_match
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rules.registry import AccountView, RuleContext, catalogue_finding, registered_rules, rule_catalogue
 
@@ -55,14 +57,6 @@ class _Prepared:
                 boundary = compile_policy(b.document, b.location)
             except PolicyError as exc:
                 self.errors.append(AuditError(role.arn, exc.location or b.location, exc.message))
-        # Roles with the same policies (same labels, same compiled documents) and the same boundary
-        # have the same effective permissions: computed once. Compiled policies are cached objects,
-        # so their identity stands for their text.
-        key = (tuple((label, id(compiled)) for label, compiled in self.policies), id(boundary))
-        permissions = shared.get(key)
-        if permissions is None:
-            permissions = shared.put(key, Permissions(self.policies, boundary, now))
-        self.permissions = permissions
         self.trust: PolicyDocument | None = None
         if role.trust_policy is not None:
             location = f"{role.name}.AssumeRolePolicyDocument"
@@ -70,6 +64,54 @@ class _Prepared:
                 self.trust = parse_trust_policy(role.trust_policy, location)
             except PolicyError as exc:
                 self.errors.append(AuditError(role.arn, exc.location, exc.message))
+        # Roles with the same policies (same labels, same compiled documents) and the same boundary
+        # have the same effective permissions: computed once. Compiled policies are cached objects,
+        # so their identity stands for their text. Policies with conditions on the principal (its ARN,
+        # tags, MFA) are decided per role: the role's context joins the key.
+        key: tuple[object, ...] = (tuple((label, id(compiled)) for label, compiled in self.policies), id(boundary))
+        context = None
+        if any(c.principal_dependent for _, c in self.policies) or (
+            boundary is not None and boundary.principal_dependent
+        ):
+            context = principal_context(role, self.trust, self.policies)
+            key += (context,)
+        permissions = shared.get(key)
+        if permissions is None:
+            permissions = shared.put(key, Permissions(self.policies, boundary, now, context))
+        self.permissions = permissions
+
+
+def principal_context(
+    role: RoleSnapshot, trust: PolicyDocument | None, policies: list[tuple[str, CompiledPolicy]]
+) -> PrincipalContext:
+    """What the audit knows of the role's sessions. Its tags decide conditions only when nobody can set
+    them at will: the trust policy admits no session tags (sts:TagSession) and the role's own statements
+    do not let it tag or untag itself (read from the statements' text and resources, conditions aside)."""
+    tag_session = trust is None or any(
+        s.allows and _names(s.actions, s.not_action, "sts:tagsession") for s in trust.statements
+    )
+    self_tagging = any(
+        (g.names_action("iam:TagRole") or g.names_action("iam:UntagRole"))
+        and (g.unrestricted or any(glob_match(r, role.arn) for r in g.resources))
+        for _, compiled in policies
+        for g in compiled.allows
+    )
+    services_only = trust is not None and all(
+        s.principals is not None and not s.not_principal and {k for k, _ in s.principals.entries} == {"Service"}
+        for s in trust.statements
+        if s.allows
+    )
+    return PrincipalContext(
+        arn=role.arn,
+        account=role.account_id,
+        tags=tuple(sorted((k.lower(), v) for k, v in role.tags)),
+        tags_fixed=not tag_session and not self_tagging,
+        service_sessions_only=services_only,
+    )
+
+
+def _names(patterns: tuple[str, ...], not_action: bool, action: str) -> bool:
+    return any(glob_match(p.lower(), action) for p in patterns) != not_action
 
 
 def _trust_or_none(role: RoleSnapshot) -> PolicyDocument | None:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rolewatch.policy.document import Condition
@@ -198,3 +199,117 @@ def passed_to_services(conditions: tuple[Condition, ...]) -> frozenset[str] | No
             values = {v.lower() for v in c.values}
             services = values if services is None else services & values
     return None if services is None else frozenset(services)
+
+
+# -- conditions on the principal itself ---------------------------------------------------------------
+# Keys whose value the audit knows for a role's sessions: its ARN and account, its tags (when the role
+# cannot change them), user-only keys a role session never carries, and whether its sessions can carry MFA.
+PRINCIPAL_KEYS = {
+    "aws:principalarn",
+    "aws:principalaccount",
+    "aws:principaltype",
+    "aws:username",
+    "aws:multifactorauthpresent",
+}
+PRINCIPAL_TAG_PREFIX = "aws:principaltag/"
+
+
+def is_principal_condition(condition: Condition) -> bool:
+    key = condition.key.lower()
+    return key in PRINCIPAL_KEYS or key.startswith(PRINCIPAL_TAG_PREFIX)
+
+
+@dataclass(frozen=True)
+class PrincipalContext:
+    """What the audit knows of the requests a role's sessions make.
+
+    `tags_fixed` is False when the role's tags are not what its sessions present: its trust policy
+    admits session tags (sts:TagSession) or the role may tag or untag itself. Then every tag condition
+    stays undecided, since whoever sets the tag gets what it unlocks. `service_sessions_only`: only AWS
+    services assume the role (EC2, Lambda, ...), so no session carries MFA.
+    """
+
+    arn: str
+    account: str
+    tags: tuple[tuple[str, str], ...] = ()  # (lower-case key, value)
+    tags_fixed: bool = False
+    service_sessions_only: bool = False
+
+    def value_of(self, key: str) -> str | _Unknown | None:
+        """The request's value of a principal key: a string, None (absent), or UNDECIDED."""
+        if key == "aws:principalarn":
+            return self.arn
+        if key == "aws:principalaccount":
+            return self.account or UNDECIDED
+        if key == "aws:principaltype":
+            return "AssumedRole"
+        if key == "aws:username":
+            return None  # a user-only key: absent from every role session
+        if key == "aws:multifactorauthpresent":
+            return "false" if self.service_sessions_only else UNDECIDED
+        if key.startswith(PRINCIPAL_TAG_PREFIX):
+            if not self.tags_fixed:
+                return UNDECIDED
+            wanted = key.removeprefix(PRINCIPAL_TAG_PREFIX)
+            return next((v for k, v in self.tags if k == wanted), None)
+        return UNDECIDED
+
+
+class _Unknown:
+    def __repr__(self) -> str:
+        return "UNDECIDED"
+
+
+UNDECIDED = _Unknown()
+_STRING_MATCH = {"StringEquals", "StringEqualsIgnoreCase", "StringLike", "ArnEquals", "ArnLike", "Bool"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+}
+
+
+def principal_condition_holds(condition: Condition, context: PrincipalContext | None) -> bool | None:
+    """Does a condition on the principal hold for every request of the role's sessions (True), for none
+    (False), or does it depend on what the audit cannot know (None)?"""
+    if context is None:
+        return None
+    value = context.value_of(condition.key.lower())
+    if isinstance(value, _Unknown):
+        return None
+    base = condition.base
+    if base == "Null":
+        wanted = [v.lower() for v in condition.values]
+        if wanted not in (["true"], ["false"]):
+            return None
+        return (value is None) == (wanted == ["true"])
+    if value is None:
+        # Absent key: ...IfExists and ForAllValues pass, every other operator fails (negated ones too).
+        return condition.if_exists or condition.qualifier == "ForAllValues"
+    if base in _NEGATED:
+        matched = _matches(_NEGATED[base], condition.values, value)
+        return None if matched is None else not matched
+    if base in _STRING_MATCH:
+        return _matches(base, condition.values, value)
+    return None
+
+
+def _matches(base: str, values: tuple[str, ...], value: str) -> bool | None:
+    if base in ("StringLike", "ArnLike", "ArnEquals"):
+        return any(_glob(v, value) for v in values)
+    if base == "StringEqualsIgnoreCase":
+        return any(v.lower() == value.lower() for v in values)
+    if base == "Bool":
+        return any(v.lower() == value.lower() for v in values)
+    if any("${" in v for v in values):
+        return None  # a policy variable: left to the conservative reading
+    return value in values
+
+
+def _glob(pattern: str, text: str) -> bool:
+    if "${" in pattern:
+        return True  # a policy variable may stand for anything: not relied on to exclude
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.S) is not None

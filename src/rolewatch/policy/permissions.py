@@ -27,14 +27,23 @@ text, hold no verdict about time. Action sets are bitsets over the catalogue (se
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any
 
 from rolewatch.model import PolicyError
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, ActionCatalogue, catalogue
-from rolewatch.policy.conditions import ConditionClass, classify, is_via_service, passed_to_services, time_state
+from rolewatch.policy.conditions import (
+    ConditionClass,
+    PrincipalContext,
+    classify,
+    is_principal_condition,
+    is_via_service,
+    passed_to_services,
+    principal_condition_holds,
+    time_state,
+)
 from rolewatch.policy.document import Condition, PolicyDocument, Statement, parse_policy
 from rolewatch.policy.globs import (
     FormatTokens,
@@ -42,7 +51,6 @@ from rolewatch.policy.globs import (
     arn_globs_intersect,
     arn_pattern_meets_format,
     arn_resource_meets_format,
-    glob_covers,
     glob_includes,
     glob_match,
     part_meets,
@@ -71,6 +79,9 @@ class Grant:
     narrows: int = field(default=0, repr=False)
     time_conditions: tuple[Condition, ...] = ()
     via_service: bool = False  # kms:ViaService: the key is used only through the named services
+    # Conditions on the principal itself (its ARN, account, tags, MFA), decided per role when its
+    # context is known; until then they stay among `restricting`/`unknown_conditions`.
+    principal_conditions: tuple[Condition, ...] = ()
 
     @property
     def conditional(self) -> bool:
@@ -110,6 +121,11 @@ class CompiledPolicy:
     conditional_denies: tuple[Grant, ...]
     unknown_actions: tuple[tuple[str, str], ...]  # (location, pattern) naming no catalogue action
     void_resources: tuple[tuple[str, str], ...]  # (location, pattern) no action of the statement can use
+
+    @property
+    def principal_dependent(self) -> bool:
+        """Does any statement depend on who the principal is (so permissions differ per role)?"""
+        return any(g.principal_conditions for g in self.allows + self.denies + self.conditional_denies)
 
 
 @dataclass(frozen=True)
@@ -254,6 +270,7 @@ def _compile_statement(
         elif cls is ConditionClass.DELEGATION:
             delegation = True
     via_service = any(is_via_service(c) for c in statement.conditions)
+    principal_conditions = tuple(c for c in statement.conditions if is_principal_condition(c))
 
     action_mask = 0
     for i, pattern in enumerate(statement.actions):
@@ -311,6 +328,7 @@ def _compile_statement(
         narrows=intern_mask(narrows),
         time_conditions=tuple(time_conditions),
         via_service=via_service,
+        principal_conditions=principal_conditions,
     )
     return grant, void
 
@@ -484,17 +502,23 @@ _MAX_BOUNDARY_SCOPES = 6  # resource-scoped boundary statements followed one by 
 
 
 class Permissions:
-    """The effective permissions of one principal at `now` (None: time windows undecided)."""
+    """The effective permissions of one principal at `now` (None: time windows undecided), with what
+    the audit knows of the principal (`principal`: conditions on its ARN, account, tags, MFA decided)."""
 
     def __init__(
         self,
         policies: list[tuple[str, CompiledPolicy]],
         boundary: CompiledPolicy | None = None,
         now: datetime | None = None,
+        principal: PrincipalContext | None = None,
     ) -> None:
         cat = self.catalogue = catalogue()
         self.boundary = boundary
         self.now = now
+        self.principal = principal
+        if principal is not None:
+            policies = [(label, _for_principal(p, principal)) for label, p in policies]
+            boundary = _for_principal(boundary, principal) if boundary is not None else None
         denies = [d for _, p in policies for d in p.denies if d.in_force(now) is ConditionClass.TIME_OPEN]
         boundary_allows: list[Grant] = []
         if boundary is not None:
@@ -585,6 +609,47 @@ class Permissions:
         return [lg.grant.pass_to for lg in self.grants if lg.mask & bit and not lg.grant.delegation]
 
 
+def _for_principal(policy: CompiledPolicy, principal: PrincipalContext) -> CompiledPolicy:
+    """The policy as it applies to this principal: statements whose conditions on the principal fail are
+    dropped, conditions that hold are no longer conditions (a Deny left without any then holds)."""
+    if not policy.principal_dependent:
+        return policy
+    allows: list[Grant] = []
+    denies = list(policy.denies)
+    conditional: list[Grant] = []
+    for grant, bucket in [(g, "allow") for g in policy.allows] + [(g, "deny") for g in policy.conditional_denies]:
+        resolved = _resolve(grant, principal)
+        if resolved is None:
+            continue  # never applies to this principal
+        if bucket == "allow":
+            allows.append(resolved)
+        elif resolved.structurally_unconditional:
+            denies.append(resolved)
+        else:
+            conditional.append(resolved)
+    return replace(policy, allows=tuple(allows), denies=tuple(denies), conditional_denies=tuple(conditional))
+
+
+def _resolve(grant: Grant, principal: PrincipalContext) -> Grant | None:
+    if not grant.principal_conditions:
+        return grant
+    held: list[Condition] = []
+    for condition in grant.principal_conditions:
+        verdict = principal_condition_holds(condition, principal)
+        if verdict is False:
+            return None
+        if verdict is True:
+            held.append(condition)
+    if not held:
+        return grant
+    return replace(
+        grant,
+        restricting=tuple(c for c in grant.restricting if c not in held),
+        unknown_conditions=tuple(c for c in grant.unknown_conditions if c not in held),
+        principal_conditions=tuple(c for c in grant.principal_conditions if c not in held),
+    )
+
+
 def _full_on(includes: tuple[str, ...] | None, mask: int, grant: Grant) -> int:
     if grant.via_service:
         return 0
@@ -621,7 +686,7 @@ def _apply_deny(piece: LabeledGrant, deny: Grant) -> list[LabeledGrant]:
     if deny.unrestricted:
         return out  # Resource "*": every resource
     removed = hit & deny.full
-    if piece.includes is not None and all(any(glob_covers(d, a) for d in deny.resources) for a in piece.includes):
+    if piece.includes is not None and all(any(glob_includes(d, a) for d in deny.resources) for a in piece.includes):
         removed = hit  # the allow's own resources are all denied
     kept = hit & ~removed
     if kept:
@@ -691,7 +756,7 @@ def deny_covers(deny: Grant, allow: Grant) -> bool:
         return True
     if deny.not_resource or allow.unrestricted:
         return False
-    return all(any(glob_covers(d, a) for d in deny.resources) for a in allow.resources)
+    return all(any(glob_includes(d, a) for d in deny.resources) for a in allow.resources)
 
 
 def empty_permissions() -> Permissions:
