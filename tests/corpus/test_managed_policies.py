@@ -89,3 +89,17 @@ def test_agreement_with_iam_dataset_is_printed(verdicts):
     privesc = [(bool(f.get("privesc")), bool(FLAG_TO_CATEGORIES["privesc"] & set(found[n]))) for n, f in flags.items()]
     assert sum(a == b for a, b in privesc) / len(privesc) > 0.80
     assert sum(ours and not theirs for theirs, ours in privesc) < 60
+
+
+def test_every_policy_iam_policyarn_may_admit_as_harmless_really_is(verdicts):
+    """conditions.HARMLESS_MANAGED_POLICIES (and every "*ReadOnlyAccess" name) let an iam:PolicyARN-limited
+    attach grant count as no escalation: each such policy's real document must grant no admin access and
+    no escalation method."""
+    found, _ = verdicts
+    from rolewatch.policy.conditions import HARMLESS_MANAGED_POLICIES, harmless_policy_arn
+
+    managed = json.loads((SHARED_DATA / "aws-managed-policies.json").read_text())
+    harmless = [name for name, v in managed.items() if v.get("arn") and harmless_policy_arn(v["arn"])]
+    assert set(HARMLESS_MANAGED_POLICIES) <= set(harmless)  # every listed name exists in AWS's set
+    dangerous = {name: found[name] for name in harmless if {"admin-access", "privilege-escalation"} & set(found[name])}
+    assert dangerous == {}
