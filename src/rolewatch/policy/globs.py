@@ -364,8 +364,25 @@ def glob_includes(outer: str, inner: str) -> bool:
     always right); `inner`'s wildcards are symbols only `outer`'s wildcards can absorb."""
     if outer == "*" or outer == inner:
         return True
+    # Cheap necessary conditions first: outer's literal head and tail must be inner's too (most
+    # patterns name one bucket or table, and are compared against a format's generic shape).
+    head, tail = _literal_ends(outer)
+    if not inner.startswith(head) or not inner.endswith(tail) or _WILD_CHARS.search(inner[: len(head)]):
+        return False
     symbolic = inner.replace("*", _STAR).replace("?", _QUESTION)
     return _covering_regex(outer).fullmatch(symbolic) is not None
+
+
+_WILD_CHARS = re.compile(r"[*?]")
+
+
+@lru_cache(maxsize=8192)
+def _literal_ends(pattern: str) -> tuple[str, str]:
+    """The literal text before the first wildcard and after the last one ("" when it starts or ends with one)."""
+    pieces = _WILD_CHARS.split(pattern)
+    if len(pieces) == 1:
+        return pattern, pattern
+    return pieces[0], pieces[-1]
 
 
 # The first five parts of an ARN format that are variables name the account's own scope (partition,

@@ -348,18 +348,9 @@ def intern_mask(mask: int) -> int:
     return mask
 
 
-# Bounded: patterns are mostly unique per role (bucket and table names), and each mask holds up to
-# 2.5 KB; the shared ones (the managed policies') stay hot.
-@lru_cache(maxsize=4096)
 def resource_pattern_mask(pattern: str) -> int:
     """Every catalogue action that can act on some resource the ARN pattern matches."""
-    cat = catalogue()
-    if pattern == "*":
-        return cat.all
-    mask = 0
-    for prefix, resource_type, _arn_format in _formats_met(pattern):
-        mask |= cat.actions_for_resource_type(prefix, resource_type)
-    return intern_mask(mask & _immutable_filter(pattern, cat))
+    return _pattern_analysis(pattern)[0]
 
 
 def _immutable_filter(pattern: str, cat: ActionCatalogue) -> int:
@@ -395,19 +386,32 @@ def _formats_met(pattern: str) -> list[tuple[str, str, str]]:
     return out
 
 
+# Bounded: patterns are mostly unique per role (bucket and table names), and each mask holds up to
+# 2.5 KB; the shared ones (the managed policies') stay hot.
 @lru_cache(maxsize=4096)
-def _types_covered(pattern: str) -> tuple[int, frozenset[tuple[str, str]]]:
-    """Actions with a resource type whose every ARN the pattern reaches, and those types."""
+def _pattern_analysis(pattern: str) -> tuple[int, int, frozenset[tuple[str, str]]]:
+    """For one Resource pattern: the actions that can act on some resource it matches, the actions it
+    reaches every resource of one of their types for, and those (prefix, type) pairs."""
     cat = catalogue()
     if pattern == "*":
-        return cat.all, frozenset()
-    mask = 0
+        return cat.all, cat.all, frozenset()
+    meets = full = 0
     types = set()
+    wild = "*" in pattern  # without `*`, only a format naming one resource can be covered whole
     for prefix, resource_type, arn_format in _formats_met(pattern):
-        if pattern_covers_format(pattern, arn_format):
-            mask |= cat.actions_for_resource_type(prefix, resource_type)
+        actions = cat.actions_for_resource_type(prefix, resource_type)
+        meets |= actions
+        if (wild or "${" not in arn_format.rsplit(":", 1)[-1]) and pattern_covers_format(pattern, arn_format):
+            full |= actions
             types.add((prefix, resource_type))
-    return intern_mask(mask & _immutable_filter(pattern, cat)), frozenset(types)
+    keep = _immutable_filter(pattern, cat)
+    return intern_mask(meets & keep), intern_mask(full & keep), frozenset(types)
+
+
+def _types_covered(pattern: str) -> tuple[int, frozenset[tuple[str, str]]]:
+    """Actions with a resource type whose every ARN the pattern reaches, and those types."""
+    _, full, types = _pattern_analysis(pattern)
+    return full, types
 
 
 def resource_pattern_full_mask(pattern: str) -> int:
