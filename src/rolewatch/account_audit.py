@@ -44,10 +44,10 @@ from rolewatch.inventory.account_reader import (
     read_account,
     read_account_analyzer_findings,
 )
-from rolewatch.inventory.clients import AwsClients
+from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.model import AuditResult, Finding, LiveCheckResult, RoleSnapshot
 from rolewatch.remediation import update_trust_cli
-from rolewatch.report import build_report
+from rolewatch.report import build_report, render
 from rolewatch.report.model import build_summary, format_timestamp, worst_first
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.settings import Settings
@@ -494,8 +494,6 @@ def render_account_audit(audit: AccountAudit, fmt: str) -> str:
                 api_calls=audit.api_calls,
             ),
         )
-    from rolewatch.report import render
-
     return render(audit.result, fmt, sources=[f"{SOURCE}:{audit.account_id}"], generated_at=audit.generated_at)
 
 
@@ -523,8 +521,6 @@ def write_account_report(
     returns {format: path}.
     """
     if clients is None:
-        from rolewatch.inventory.clients import make_clients
-
         clients = make_clients()
     audit = audit_account(clients, baseline, role_names=role_names, access_analyzer=access_analyzer)
     return write_rendered(audit, out_dir, formats)

@@ -21,7 +21,8 @@ from rolewatch.policy.conditions import PrincipalContext
 from rolewatch.policy.document import PolicyDocument, parse_policy
 from rolewatch.policy.globs import glob_match
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
-from rolewatch.rules.registry import AccountView, RuleContext, catalogue_finding, registered_rules, rule_catalogue
+from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
+from rolewatch.rules.registry import AccountView, RuleContext, registered_rules
 
 
 def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:

@@ -28,6 +28,7 @@ import yaml
 from rolewatch.model import Finding, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.document import parse_policy
+from rolewatch.rule_metadata import rule_catalogue
 
 DEFAULT_BASELINE = "rolewatch/baselines/default.yaml"
 
@@ -533,9 +534,6 @@ class _Parser:
         return tuple(out)
 
     def severity_map(self, raw: Any, where: str) -> tuple[tuple[str, Severity], ...]:
-        # Imported here: the rules package imports this module (baseline_rules), so not at module level.
-        from rolewatch.rules.registry import rule_catalogue
-
         known = rule_catalogue()
         out = []
         for rule_id, text in self.mapping(raw, where, None).items():

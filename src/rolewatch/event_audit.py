@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from rolewatch.analyzer.translate import skipped_finding
 from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
@@ -356,8 +357,6 @@ def _safe_key(text: str) -> str:
 
 def _skipped_finding(snapshot: RoleSnapshot, reasons: list[str]) -> Finding | None:
     """The one `info` finding naming the live checks that did not run, in the analyzer's wording."""
-    from rolewatch.analyzer import skipped_finding  # only audits with live checks pay for the import
-
     return skipped_finding(snapshot, reasons)
 
 

@@ -18,9 +18,9 @@ from urllib.parse import quote
 import pytest
 from botocore.stub import Stubber
 
-from rolewatch.analyzer import REQUIRED_ACTIONS, AccessAnalyzerCheck, PolicyCheckCache, skipped_finding
-from rolewatch.analyzer.calls import MAX_ACTIONS_PER_ACCESS_CHECK, iam_action
-from rolewatch.analyzer.check import OFF_REASON, document_text
+from rolewatch.analyzer.calls import MAX_ACTIONS_PER_ACCESS_CHECK, REQUIRED_ACTIONS, iam_action
+from rolewatch.analyzer.check import OFF_REASON, AccessAnalyzerCheck, PolicyCheckCache, document_text
+from rolewatch.analyzer.translate import skipped_finding
 from rolewatch.baseline import AccessAnalyzerSettings, Profile
 from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.model import AttachedPolicy, LiveCheckResult, RoleSnapshot, Severity

@@ -14,7 +14,8 @@ import pytest
 from helpers import NOW
 from moto.server import ThreadedMotoServer
 
-from rolewatch.analyzer import AccessAnalyzerCheck, skipped_finding
+from rolewatch.analyzer.check import AccessAnalyzerCheck
+from rolewatch.analyzer.translate import skipped_finding
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import load_baseline
 from rolewatch.inventory.clients import AwsClients, make_clients

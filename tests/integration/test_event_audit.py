@@ -23,7 +23,7 @@ from rolewatch.delivery import DeliveryError
 from rolewatch.event_audit import AuditOutcome, EventAuditService
 from rolewatch.inventory.iam_reader import RetryPolicy
 from rolewatch.model import LiveCheckResult, Severity
-from rolewatch.rules.registry import catalogue_finding
+from rolewatch.rule_metadata import catalogue_finding
 from rolewatch.triggers import EventError, parse_event, wrap_cloudtrail_record
 
 CLOUDTRAIL_FILES = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name.startswith(("iam-", "ec2-")))

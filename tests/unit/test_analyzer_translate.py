@@ -23,7 +23,8 @@ from rolewatch.analyzer.translate import (
 )
 from rolewatch.baseline import Profile
 from rolewatch.model import Remediation, Severity
-from rolewatch.rules.registry import ACCESS_ANALYZER_FINDINGS, ENGINE_FINDINGS, rule_catalogue
+from rolewatch.rule_metadata import rule_catalogue
+from rolewatch.rules.registry import ACCESS_ANALYZER_FINDINGS, ENGINE_FINDINGS
 
 ANALYZER = f"arn:aws:access-analyzer:us-east-1:{ACCOUNT}:analyzer/rolewatch-external"
 PROFILE = Profile(name="workload")

@@ -16,7 +16,7 @@ from rolewatch.model import AuditError, AuditResult, Finding, Remediation, Sever
 from rolewatch.report import FORMATS, build_report, render, write_report
 from rolewatch.report.model import group_by_role, parse_suppression
 from rolewatch.report.render_sarif import FINGERPRINT_KEY
-from rolewatch.rules.registry import rule_catalogue
+from rolewatch.rule_metadata import rule_catalogue
 
 ACCOUNT = "arn:aws:iam::111122223333:role/"
 ADMIN_ROLE = ACCOUNT + "break-glass"

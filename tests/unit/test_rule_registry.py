@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rolewatch.model import CATEGORIES
-from rolewatch.rules.registry import ENGINE_FINDINGS, parse_catalogue, registered_rules, rule_catalogue
+from rolewatch.rule_metadata import parse_catalogue, rule_catalogue
+from rolewatch.rules.registry import ENGINE_FINDINGS, registered_rules
 
 TESTS = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from botocore.exceptions import (
 )
 
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.inventory.iam_reader import requires
+from rolewatch.inventory.iam_reader import ACTIONS_BY_FUNCTION, requires
 
 # The analyzer types whose findings concern roles: external access (who outside the zone of trust can
 # assume the role) and unused access. Internal-access analyzers report on resources, not on roles.
@@ -321,3 +321,5 @@ ADAPTER_FUNCTIONS = (
     check_no_new_access,
     check_no_public_trust,
 )
+# The access-analyzer actions the check calls, as their functions declare them with `requires`.
+REQUIRED_ACTIONS: frozenset[str] = frozenset().union(*(ACTIONS_BY_FUNCTION[f.__name__] for f in ADAPTER_FUNCTIONS))

@@ -29,7 +29,7 @@ from typing import Any
 from rolewatch.baseline import Profile
 from rolewatch.model import Finding, Remediation, RoleSnapshot, Severity
 from rolewatch.remediation import revise_policy_cli, trust_policy_without, update_trust_cli
-from rolewatch.rules.registry import rule_catalogue
+from rolewatch.rule_metadata import rule_catalogue
 
 TRUST_POLICY_LABEL = "AssumeRolePolicyDocument"
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rolewatch.model import AuditError, AuditResult, Finding, Severity
-from rolewatch.rules.registry import RuleMeta, rule_catalogue
+from rolewatch.rule_metadata import RuleMeta, rule_catalogue
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
