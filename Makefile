@@ -30,9 +30,11 @@ $(SAM_STAMP): requirements-sam.txt
 demo: $(STAMP)
 	$(PY) -m rolewatch.demo
 
+# lint-imports: the import contracts in pyproject.toml, on this checkout's src (not an installed copy).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests scripts benchmarks
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks
+	PYTHONPATH=src $(VENV)/bin/lint-imports --no-cache
 
 # The deployable templates: cfn-lint (from .venv) and SAM's own validation with its linter.
 template: $(STAMP) $(SAM_STAMP)
