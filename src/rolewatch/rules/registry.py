@@ -102,7 +102,7 @@ def rule(fn: RuleFunction) -> RuleFunction:
 def registered_rules() -> dict[str, RuleFunction]:
     """Every registered rule by id.
 
-    Complete wherever this module is importable: importing it first runs the `rolewatch.rules` package,
-    whose RULE_MODULES (the only list of rule modules) register their rules as they are imported.
+    Complete for every caller outside a rule module: importing this module first runs the `rolewatch.rules`
+    package, whose RULE_MODULES (the only list of rule modules) register their rules as they are imported.
     """
     return dict(_REGISTRY)
