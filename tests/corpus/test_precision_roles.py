@@ -82,7 +82,19 @@ def test_the_corpus_is_large_and_every_role_cites_its_guidance():
     assert attached <= set(CORPUS["managed_policies"])
 
 
-@pytest.mark.parametrize("entry", CORPUS["roles"], ids=lambda e: e["name"])
+def _known_false_positives_fail(entries: list[dict[str, Any]]) -> list[Any]:
+    """A role whose verdict waits on work outside these rules carries `known_false_positive` (what is
+    wrong, and where it is fixed): it is expected to fail, strictly, so the fix shows up as a failure
+    that removes the mark."""
+    return [
+        pytest.param(e, id=e["name"], marks=pytest.mark.xfail(strict=True, reason=e["known_false_positive"]))
+        if "known_false_positive" in e
+        else pytest.param(e, id=e["name"])
+        for e in entries
+    ]
+
+
+@pytest.mark.parametrize("entry", _known_false_positives_fail(CORPUS["roles"]))
 def test_nothing_at_medium_or_above(entry, corpus_findings):
     loud = [f for f in corpus_findings[entry["name"]] if f.severity.at_least(Severity.MEDIUM)]
     assert loud == [], _describe(loud)

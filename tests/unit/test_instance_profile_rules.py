@@ -146,12 +146,12 @@ def test_instance_role_with_full_s3_and_iam_exceeds_the_default_baseline() -> No
     assert any("delete-role-policy" in c and "app0" in c for c in finding.remediation.cli)
 
 
-def test_excess_of_reads_only_is_medium() -> None:
+def test_reads_of_a_service_outside_the_profile_are_low() -> None:
     profile = Profile(name="readers", allowed_services=("s3",))
     baseline = Baseline(profiles=(profile,))
     role = make_role(inline=(policy(allow(["s3:GetObject", "dynamodb:GetItem"])),))
     [finding] = findings(EXCESS, role, baseline)
-    assert finding.severity is Severity.MEDIUM
+    assert finding.severity is Severity.LOW
     assert finding.actions == ("dynamodb:GetItem",)
     assert "1 action(s) outside the 'readers' baseline profile" in finding.detail
 
@@ -170,3 +170,25 @@ def test_sensitive_action_inside_an_allowed_service_is_excess() -> None:
 def test_roles_outside_instance_profiles_are_left_to_the_baseline_rules() -> None:
     role = make_role(LAMBDA_TRUST, profiles=(), inline=(policy(allow("s3:*")),))
     assert findings(EXCESS, role) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "severity"),
+    [
+        pytest.param(allow(["iam:GetRole", "iam:ListRoles"]), Severity.MEDIUM, id="iam-reads-everywhere"),
+        pytest.param(
+            allow("sqs:SendMessage", "arn:aws:sqs:us-east-1:111122223333:jobs"), Severity.LOW, id="scoped-write"
+        ),
+        pytest.param(allow("sqs:DeleteQueue"), Severity.MEDIUM, id="write-everywhere"),
+        pytest.param(
+            allow("kms:Decrypt", "arn:aws:kms:us-east-1:111122223333:key/k"), Severity.LOW, id="sensitive-scoped"
+        ),
+        pytest.param(allow("sqs:AddPermission"), Severity.HIGH, id="permissions-everywhere"),
+        pytest.param(allow("iam:PassRole", "arn:aws:iam::111122223333:role/x"), Severity.HIGH, id="profile-sensitive"),
+    ],
+)
+def test_excess_is_graded_by_what_it_reaches(statement: dict, severity: Severity) -> None:
+    profile = Profile(name="p", allowed_services=("s3",), sensitive_actions=("iam:PassRole",))
+    role = make_role(inline=(policy(statement),))
+    [finding] = findings(EXCESS, role, Baseline(profiles=(profile,)))
+    assert finding.severity is severity

@@ -141,3 +141,101 @@ class TestInfrastructureModification:
     def test_scoped_writes_are_clean(self):
         arn = "arn:aws:ec2:us-east-1:111122223333:instance/i-0abc"
         assert only("infrastructure-modification", policy(allow("ec2:TerminateInstances", arn))) == []
+
+
+class TestCategoriesMeanWhatTheySay:
+    """DESIGN.md: resource-exposure changes who can reach a resource; permissions management of
+    principals is escalation; credentials-exposure obtains credentials."""
+
+    @pytest.mark.parametrize(
+        "action",
+        ["iam:PassRole", "iam:AttachRolePolicy", "iam:PutRolePolicy", "iam:CreateAccessKey", "sso:CreatePermissionSet"],
+    )
+    def test_principal_permissions_are_not_resource_exposure(self, action):
+        assert only("resource-exposure", policy(allow(action))) == []
+
+    @pytest.mark.parametrize(
+        "action",
+        ["xray:PutEncryptionConfig", "lambda:EnableReplication", "waf:GetChangeToken", "rds-db:connect"],
+    )
+    def test_peer_list_entries_that_grant_no_reach_are_not_resource_exposure(self, action):
+        assert only("resource-exposure", policy(allow(action))) == []
+
+    @pytest.mark.parametrize(
+        "action",
+        ["ec2:ModifySnapshotAttribute", "ram:AssociateResourceShare", "s3:PutBucketAcl", "lambda:AddPermission"],
+    )
+    def test_sharing_and_acls_are_resource_exposure(self, action):
+        [f] = only("resource-exposure", policy(allow(action)))
+        assert f.category == "resource-exposure"
+
+    @pytest.mark.parametrize("action", ["sts:GetSessionToken", "sts:GetFederationToken"])
+    def test_user_only_token_calls_expose_nothing_on_a_role(self, action):
+        assert only("credentials-exposure", policy(allow(action))) == []
+
+    def test_user_only_token_calls_are_credentials_on_a_user(self):
+        [f] = only("credentials-exposure", policy(allow("sts:GetFederationToken")), kind="user")
+        assert f.actions == ("sts:GetFederationToken",)
+
+    def test_switching_an_access_key_on_obtains_no_credentials(self):
+        assert only("credentials-exposure", policy(allow("iam:UpdateAccessKey"))) == []
+
+
+class TestQuietOnDocumentedPolicies:
+    SSM_CHANNELS = [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ]
+    S3_READ_ONLY = policy(allow(["s3:Get*", "s3:List*"]))
+    S3_READ_ONLY_ARN = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+
+    def test_every_action_listed_by_name_is_not_a_service_wildcard(self):
+        assert only("service-wildcard", policy(allow(self.SSM_CHANNELS))) == []
+
+    def test_the_same_service_through_a_wildcard_is(self):
+        [f] = only("service-wildcard", policy(allow("ssmmessages:*")))
+        assert f.actions == ("ssmmessages:*",)
+
+    def test_reads_from_an_aws_read_only_policy_are_low_and_keep_the_policy(self):
+        [f] = only("data-exfiltration", managed=[(self.S3_READ_ONLY_ARN, self.S3_READ_ONLY)])
+        assert f.severity is Severity.LOW
+        assert f.remediation.cli == ()
+        assert "AmazonS3ReadOnlyAccess" in f.detail
+
+    def test_the_same_reads_written_by_hand_stay_medium(self):
+        [f] = only("data-exfiltration", self.S3_READ_ONLY)
+        assert f.severity is Severity.MEDIUM
+
+    def test_an_aws_policy_that_also_writes_is_not_read_only(self):
+        doc = policy(allow(["s3:Get*", "s3:List*", "s3:PutObject"]))
+        [f] = only("data-exfiltration", managed=[("arn:aws:iam::aws:policy/AmazonS3FullAccessLike", doc)])
+        assert f.severity is Severity.MEDIUM
+
+
+class TestEvidenceAndFixNameOnlyWhatContributes:
+    ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+    LOGS = policy(
+        allow(["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:us-east-1:111122223333:log-group:app:*"),
+        allow("s3:PutObject", "arn:aws:s3:::company1-logs/*"),
+    )
+
+    def test_a_scoped_policy_is_neither_evidence_nor_deleted(self):
+        role = make_role("Company1-Logs-Role", self.LOGS, managed=[(self.ADMIN, policy(allow("*")))])
+        [f] = [f for f in findings(role, ["admin-access"])]
+        assert f.evidence == (f"{self.ADMIN} Statement[0]",)
+        assert f.remediation.cli == (
+            f"aws iam detach-role-policy --role-name Company1-Logs-Role --policy-arn {self.ADMIN}",
+        )
+
+    def test_a_policy_with_other_statements_is_revised_not_deleted(self):
+        mixed = policy(allow("*"), *self.LOGS["Statement"])
+        [f] = findings(make_role("r", mixed), ["admin-access"])
+        assert f.evidence == ("inline-0 Statement[0]",)
+        assert not [c for c in f.remediation.cli if "delete-role-policy" in c]
+        assert any("put-role-policy" in c and "inline-0" in c for c in f.remediation.cli)
+
+    def test_a_policy_that_only_grants_admin_is_deleted(self):
+        [f] = findings(make_role("r", policy(allow("*"))), ["admin-access"])
+        assert f.remediation.cli == ("aws iam delete-role-policy --role-name r --policy-name inline-0",)

@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 
 from rolewatch.baseline import Profile
 from rolewatch.model import Finding, Severity
+from rolewatch.policy.catalogue import ACCESS_PERMISSIONS, ACCESS_WRITE
 from rolewatch.policy.permissions import Permissions, resource_pattern_mask
 from rolewatch.remediation import (
     action_summary,
@@ -30,6 +31,7 @@ from rolewatch.remediation import (
     trust_policy_without,
     update_trust_cli,
 )
+from rolewatch.rules.excess import excess_severity
 from rolewatch.rules.registry import RuleContext, rule
 
 DETAIL_LIMIT = 10  # actions named in a finding's sentence
@@ -223,7 +225,7 @@ def _excess_finding(ctx: RuleContext, outside: int, unscoped: dict[str, int]) ->
         evidence=evidence,
         cli=cli,
         policy=policy,
-        severity=_severity(ctx, "baseline-disallowed-action"),
+        severity=_severity(ctx, "baseline-disallowed-action", excess_severity(ctx.permissions, profile, offending)),
         remediation=(
             f"Replace {', '.join(map(_policy_name, sources))} with {corrected_policy_name(role)}, which keeps only "
             f"the actions the {profile.name} profile allows, on the resources it names."
@@ -286,15 +288,25 @@ def baseline_permissions_boundary(ctx: RuleContext) -> Iterator[Finding]:
         )
     else:
         return
+    changes_iam = ctx.permissions.allowed & _iam_changes(ctx.permissions)
+    if current is None and not changes_iam:
+        detail += " (it cannot change IAM today, so the boundary would cap nothing it can grant itself)"
     yield ctx.finding(
         "baseline-permissions-boundary",
         detail + (f" ({expected})." if profile.permissions_boundary else "."),
         evidence=(f"profile={profile.name}", f"boundary={current or 'none'}", f"expected={expected}"),
         cli=[permissions_boundary_cli(role, expected)],
-        severity=_severity(ctx, "baseline-permissions-boundary"),
+        severity=_severity(ctx, "baseline-permissions-boundary", None if changes_iam or current else Severity.LOW),
         remediation=f"Attach the permissions boundary {_policy_name(expected)} to {role.name}"
         + ("." if profile.permissions_boundary else " (the baseline names none: use your organisation's)."),
     )
+
+
+def _iam_changes(permissions: Permissions) -> int:
+    """IAM actions that change identities or policies (Write or Permissions management): what a
+    boundary is there to cap. A role without them cannot raise its own permissions through IAM."""
+    cat = permissions.catalogue
+    return cat.service_mask("iam") & (cat.level_mask(ACCESS_WRITE) | cat.level_mask(ACCESS_PERMISSIONS))
 
 
 def _is_expected_boundary(expected: str, current: str) -> bool:

@@ -10,8 +10,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-from rolewatch.model import Finding, Severity
-from rolewatch.policy.catalogue import ACCESS_PERMISSIONS, ACCESS_WRITE
+from rolewatch.model import Finding
 from rolewatch.principals import is_ec2_service, partition_of_arn
 from rolewatch.remediation import (
     action_summary,
@@ -21,6 +20,7 @@ from rolewatch.remediation import (
     replace_with_policy_cli,
     update_trust_cli,
 )
+from rolewatch.rules.excess import excess_severity
 from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust_rules import ASSUME_ROLE, allows_action, trust_document
 
@@ -96,19 +96,18 @@ def instance_profile_excess_permissions(ctx: RuleContext) -> Iterator[Finding]:
 
     Permitted = the profile's `permitted_mask` (its allowed_actions within its allowed_services; every
     action when it lists neither) minus its sensitive_actions, which are never permitted. The excess is
-    what `ctx.permissions.allowed` holds beyond that. Severity: the catalogue's (high) when the excess
-    holds a sensitive, Write or Permissions-management action; medium when it is only List/Read/Tagging.
+    what `ctx.permissions.allowed` holds beyond that. Severity: `excess_severity` (rules/excess.py):
+    high for sensitive actions or permission changes on every resource, low for reads of non-sensitive
+    services and grants scoped to named resources.
     The corrected policy is `least_privilege_policy`: what the role holds now and the profile permits.
     """
     if not ctx.role.instance_profiles:
         return
-    cat = ctx.permissions.catalogue
     profile = ctx.profile
     excess = ctx.permissions.allowed & ~(profile.permitted_mask & ~profile.sensitive_mask)
     if not excess:
         return
     sensitive = excess & profile.sensitive_mask
-    harmful = sensitive | (excess & (cat.level_mask(ACCESS_WRITE) | cat.level_mask(ACCESS_PERMISSIONS)))
     # Only the first MAX_LISTED names are shown: ranking every name of a broad mask is slow.
     names = catalogue_names(sensitive, MAX_LISTED)
     names += catalogue_names(excess & ~sensitive, MAX_LISTED - len(names))
@@ -129,7 +128,7 @@ def instance_profile_excess_permissions(ctx: RuleContext) -> Iterator[Finding]:
         evidence=[f"profile={profile.name}", *_granting_statements(ctx, excess)],
         cli=cli,
         policy=policy,
-        severity=None if harmful else Severity.MEDIUM,
+        severity=excess_severity(ctx.permissions, profile, excess),
     )
 
 

@@ -7,11 +7,14 @@ gets one `admin-access` finding; the access-level rules stay silent for it, sinc
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 from rolewatch.model import Finding, Severity
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_PERMISSIONS, ACCESS_READ, ACCESS_WRITE, ActionCatalogue
-from rolewatch.policy.permissions import Permissions, format_conditions
+from rolewatch.policy.permissions import CompiledPolicy, Grant, LabeledGrant, Permissions, format_conditions
+from rolewatch.remediation import remove_policy_cli, revise_policy_cli
+from rolewatch.rules.excess import SENSITIVE_SERVICES, resource_level_actions
 from rolewatch.rules.registry import RuleContext, rule
 
 # Coverage of the catalogue, by actions allowed on every resource, from which a role is treated as an
@@ -19,27 +22,99 @@ from rolewatch.rules.registry import RuleContext, rule
 FULL_ADMIN_COVERAGE = 0.99
 NEAR_ADMIN_COVERAGE = 0.80
 
-# Reads that return data rather than configuration. The catalogue has no such class, so this is ours.
+# Reads that return data rather than configuration (DESIGN.md, data-exfiltration: objects, secrets,
+# parameters, table items, decrypted keys). The catalogue has no such class, so this is ours.
 SENSITIVE_DATA_READS = (
     "s3:GetObject",
     "s3:GetObjectVersion",
     "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
     "kms:Decrypt",
     "dynamodb:Scan",
     "dynamodb:Query",
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
+    "dynamodb:PartiQLSelect",
     "ebs:GetSnapshotBlock",
     "rds:DownloadDBLogFilePortion",
 )
 
-# Credentials-exposure actions treated separately: sts:AssumeRole* is analysed as privilege escalation
-# (role chaining); a registry token for container pulls is expected on every container host.
+# policy_sentry's credentials-exposure list, checked against DESIGN.md ("obtaining credentials or
+# secrets that act as credentials"). Analysed elsewhere: sts:AssumeRole* is role chaining (privilege
+# escalation). Not credentials: iam:UpdateAccessKey only switches a key's status. Only IAM users can
+# call sts:GetFederationToken and sts:GetSessionToken (AWS STS API reference), so a role holding them
+# obtains nothing. A registry token for container pulls is expected on every container host.
 CREDENTIALS_HANDLED_ELSEWHERE = {"sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity"}
+CREDENTIALS_NOT_OBTAINED = {"iam:updateaccesskey"}
+CREDENTIALS_USERS_ONLY = {"sts:getfederationtoken", "sts:getsessiontoken"}
 CREDENTIALS_LOW_RISK = {"ecr:getauthorizationtoken"}
+
+# policy_sentry's resource-exposure list, checked against DESIGN.md ("changing who can reach a
+# resource: resource policies, ACLs, sharing, public access settings; permissions management of
+# principals is escalation, not exposure"). Left out: permissions of principals (IAM, Identity Center,
+# directories, IoT policies attached to certificates, database users and groups, CodeStar and OpsWorks
+# team members), passing a role to a service, credentials, and settings that grant no access
+# (encryption, retrieval policy, replication, change tokens, directory creation).
+EXPOSURE_PRINCIPAL_SERVICES = frozenset(
+    {"iam", "sts", "sso", "sso-directory", "identitystore", "organizations", "cognito-identity", "cognito-idp"}
+)
+NOT_RESOURCE_EXPOSURE = frozenset(
+    {
+        "codestar:associateteammember",
+        "codestar:createproject",
+        "codestar:deleteproject",
+        "codestar:disassociateteammember",
+        "codestar:updateteammember",
+        "connect:getfederationtoken",
+        "connect:getfederationtokens",
+        "deeplens:associateserviceroletoaccount",
+        "greengrass:associateserviceroletoaccount",
+        "ds:createconditionalforwarder",
+        "ds:createdirectory",
+        "ds:createidentitypooldirectory",
+        "ds:createmicrosoftad",
+        "glacier:setdataretrievalpolicy",
+        "iot:attachpolicy",
+        "iot:attachprincipalpolicy",
+        "iot:detachpolicy",
+        "iot:detachprincipalpolicy",
+        "iot:setdefaultpolicyversion",
+        "iot:createpolicy",
+        "iot:createpolicyversion",
+        "iot:deletepolicy",
+        "iot:deletepolicyversion",
+        "quicksight:createiampolicyassignment",
+        "quicksight:deleteiampolicyassignment",
+        "quicksight:updateiampolicyassignment",
+        "bedrock-agentcore:authorizeaction",
+        "bedrock-agentcore:partiallyauthorizeactions",
+        "secretsmanager:validateresourcepolicy",
+        "lambda:enablereplication",
+        "lambda:disablereplication",
+        "lightsail:getinstanceaccessdetails",
+        "lightsail:getrelationaldatabasemasteruserpassword",
+        "opsworks:setpermission",
+        "opsworks:updateuserprofile",
+        "ram:acceptresourceshareinvitation",
+        "ram:rejectresourceshareinvitation",
+        "rds-db:connect",
+        "redshift:createclusteruser",
+        "redshift:getclustercredentials",
+        "redshift:joingroup",
+        "redshift:modifyclusteriamroles",
+        "redshift:rotateencryptionkey",
+        "waf:getchangetoken",
+        "waf-regional:getchangetoken",
+        "xray:putencryptionconfig",
+    }
+)
+# Permissions-management actions of other services count as exposure when their name says they change
+# a resource's policy, permissions, ACL, sharing, grants or public access.
+_EXPOSURE_VERB = re.compile(r"polic|permission|acl|shar|grant|publicaccess|authorize|revoke|attribute", re.I)
 
 # Append-only telemetry writes: granting them on "*" is the documented norm, not a scoping failure.
 TELEMETRY_WRITES = (
@@ -51,8 +126,6 @@ TELEMETRY_WRITES = (
     "xray:PutTelemetryRecords",
 )
 
-# Services where "service:*" hands over identity, keys or the organisation.
-SENSITIVE_SERVICES = {"iam", "sts", "kms", "organizations", "secretsmanager", "sso", "account", "ram"}
 MAX_LISTED = 25
 
 
@@ -85,15 +158,49 @@ def is_admin(ctx: RuleContext) -> bool:
     return admin_level(ctx.permissions) is not None
 
 
-def contributing(ctx: RuleContext, mask: int) -> list[str]:
-    """Evidence: which policy statements grant (part of) the mask."""
+def contributing(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[str]:
+    """Evidence: which policy statements grant (part of) the mask; with `everywhere`, only those that
+    grant it on every resource (a statement scoped to named resources adds nothing to such a finding)."""
     out = []
-    for lg in ctx.permissions.grants_for(mask):
+    for lg in granting(ctx, mask, everywhere):
         text = f"{lg.policy} {lg.grant.location}"
         if lg.grant.restricting:
             text += f" (only when {format_conditions(lg.grant.restricting)})"
         out.append(text)
     return out
+
+
+def granting(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[LabeledGrant]:
+    """The role's grants that hold (part of) the mask: on any resource, or only on every resource."""
+    if everywhere:
+        return [lg for lg in ctx.permissions.grants if lg.unrestricted_mask & mask]
+    return ctx.permissions.grants_for(mask)
+
+
+def accepted_sources(ctx: RuleContext, grants: list[LabeledGrant]) -> list[str] | None:
+    """The policies behind the grants when every one of them is an AWS-managed policy the baseline
+    accepts as written (its `allowed_managed_policies`: AWS's documented policies for its own agents)
+    or an AWS-managed read-only policy (AWS's job policies for reading one service, such as
+    AmazonS3ReadOnlyAccess); None when any grant comes from elsewhere."""
+    labels: list[str] = []
+    for lg in grants:
+        if lg.policy in labels:
+            continue
+        if not lg.policy.startswith("arn:") or ":iam::aws:policy/" not in lg.policy:
+            return None
+        if not (ctx.profile.accepts_managed_policy(lg.policy) or _read_only_policy(ctx, lg.policy)):
+            return None
+        labels.append(lg.policy)
+    return labels or None
+
+
+def _read_only_policy(ctx: RuleContext, label: str) -> bool:
+    cat = ctx.permissions.catalogue
+    reads = cat.level_mask(ACCESS_READ) | cat.level_mask(ACCESS_LIST)
+    for name, compiled in ctx.policies:
+        if name == label:
+            return all(not (g.mask & ~reads) for g in compiled.allows)
+    return False
 
 
 def listed(cat: ActionCatalogue, mask: int, limit: int = MAX_LISTED) -> tuple[list[str], int]:
@@ -131,26 +238,33 @@ def admin_access(ctx: RuleContext) -> Iterator[Finding]:
         "admin-access",
         detail + ".",
         actions=("*",),
-        evidence=contributing(ctx, everywhere),
+        evidence=contributing(ctx, everywhere, everywhere=True),
         severity=severity,
-        cli=_detach_cli(ctx, everywhere),
+        cli=_removal_cli(ctx, everywhere, everywhere=True),
     )
 
 
-def _detach_cli(ctx: RuleContext, mask: int) -> list[str]:
-    """CLI that removes the policies granting the mask: detach managed ones, delete inline ones."""
-    cli = []
-    seen = set()
-    inline_names = {p.name for p in ctx.role.inline_policies}
-    for lg in ctx.permissions.grants_for(mask):
-        if lg.policy in seen:
-            continue
-        seen.add(lg.policy)
-        if lg.policy.startswith("arn:"):
-            cli.append(f"aws iam detach-role-policy --role-name {ctx.role.name} --policy-arn {lg.policy}")
-        elif lg.policy in inline_names:
-            cli.append(f"aws iam delete-role-policy --role-name {ctx.role.name} --policy-name {lg.policy}")
+def _removal_cli(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[str]:
+    """CLI that takes the mask away from the role without touching what does not grant it: a policy
+    every statement of which contributes is detached (managed) or deleted (inline); a policy that also
+    holds other statements is revised instead (fetched, and put back without the contributing ones),
+    so no legitimate grant is removed along with the risky one."""
+    grants = granting(ctx, mask, everywhere)
+    contributing_locations: dict[str, set[str]] = {}
+    for lg in grants:
+        contributing_locations.setdefault(lg.policy, set()).add(lg.grant.location)
+    cli: list[str] = []
+    for label, locations in contributing_locations.items():
+        statements = {g.location for name, compiled in ctx.policies if name == label for g in _statements(compiled)}
+        if ":iam::aws:policy/" in label or statements <= locations:
+            cli.append(remove_policy_cli(ctx.role, label))
+        else:
+            cli.extend(revise_policy_cli(ctx.role, label))
     return cli
+
+
+def _statements(compiled: CompiledPolicy) -> tuple[Grant, ...]:
+    return compiled.allows + compiled.denies + compiled.conditional_denies
 
 
 @rule
@@ -169,10 +283,11 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
     scoped: list[str] = []
     union = 0
     whole_everywhere = set(cat.services_wholly_in(perm.unrestricted))
+    wild = wildcard_granted(perm)
     for service in cat.services_wholly_in(perm.allowed):
         full = cat.service_mask(service)
-        if full.bit_count() < 2 or not full & writes:
-            continue
+        if full.bit_count() < 2 or not full & writes or not full & wild:
+            continue  # a service whose every action is listed by name holds no future action
         union |= full
         (everywhere if service in whole_everywhere else scoped).append(service)
     for lg in perm.grants:  # "svc:*" on named resources: the statement's text says it all
@@ -208,20 +323,66 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
     )
 
 
+def wildcard_granted(perm: Permissions) -> int:
+    """Actions the role holds through a wildcard (`svc:*`, `svc:Put*`, `*`) or a NotAction statement:
+    only those grow when AWS adds actions to a service."""
+    cat = perm.catalogue
+    out = 0
+    for lg in perm.grants:
+        if lg.grant.not_action:
+            out |= lg.mask
+            continue
+        for pattern in lg.grant.patterns:
+            if "*" in pattern or "?" in pattern:
+                out |= lg.mask & cat.expand(pattern)
+    return out
+
+
 def _access_level_finding(
-    ctx: RuleContext, rule_id: str, mask: int, what: str, severity: Severity | None = None
+    ctx: RuleContext,
+    rule_id: str,
+    mask: int,
+    what: str,
+    *,
+    severity: Severity | None = None,
+    everywhere: bool = True,
+    removable: bool = True,
 ) -> Iterator[Finding]:
+    """One finding for the mask; `everywhere` when the mask is what the role holds on every resource
+    (evidence and fix then name only the statements that grant it there).
+
+    When only AWS-managed policies the baseline accepts, or AWS-managed read-only policies, grant the
+    mask, the finding is context (at most low) and carries no command: removing AWS's documented
+    policy for an agent or a reader would break the workload; baseline-aws-managed-policy carries the
+    scoped replacement where the profile prefers one."""
     if not mask:
         return
     names, extra = listed(ctx.permissions.catalogue, mask)
     services = sorted({n.split(":")[0] for n in ctx.permissions.catalogue.names_in(mask)})
+    detail = f"{ctx.role.name} {what}: {mask.bit_count()} action(s) across {', '.join(services)}{count_note(extra)}."
+    accepted = accepted_sources(ctx, granting(ctx, mask, everywhere))
+    cli = _removal_cli(ctx, mask, everywhere) if removable else []
+    remediation = None
+    if accepted:
+        policies = ", ".join(a.rsplit("/", 1)[-1] for a in accepted)
+        detail += (
+            f" Granted only by {policies}: AWS-managed, read-only or accepted by the baseline as AWS's "
+            "documented policy for this use."
+        )
+        severity = Severity.INFO if severity is Severity.INFO else Severity.LOW
+        cli = []
+        remediation = (
+            f"Keep {policies} while the workload needs it; once its resources are known, replace it with a "
+            "customer-managed policy scoped to them."
+        )
     yield ctx.finding(
         rule_id,
-        f"{ctx.role.name} {what}: {mask.bit_count()} action(s) across {', '.join(services)}{count_note(extra)}.",
+        detail,
         actions=names,
-        evidence=contributing(ctx, mask),
+        evidence=contributing(ctx, mask, everywhere),
         severity=severity,
-        cli=_detach_cli(ctx, mask),
+        cli=cli,
+        remediation=remediation,
     )
 
 
@@ -240,7 +401,9 @@ def credentials_exposure(ctx: RuleContext) -> Iterator[Finding]:
         return
     perm = ctx.permissions
     cat = perm.catalogue
-    names = cat.audit_lists["credentials-exposure"] - CREDENTIALS_HANDLED_ELSEWHERE
+    names = cat.audit_lists["credentials-exposure"] - CREDENTIALS_HANDLED_ELSEWHERE - CREDENTIALS_NOT_OBTAINED
+    if ctx.role.kind == "role":
+        names -= CREDENTIALS_USERS_ONLY
     serious = perm.allowed & cat.mask_of(names - CREDENTIALS_LOW_RISK)
     minor = perm.allowed & cat.mask_of(CREDENTIALS_LOW_RISK) & ~serious
     if serious:
@@ -250,11 +413,18 @@ def credentials_exposure(ctx: RuleContext) -> Iterator[Finding]:
             "credentials-exposure",
             serious,
             "can create or read credentials" + (" on the resources its statements name" if scoped else ""),
-            Severity.MEDIUM if scoped else None,
+            severity=Severity.MEDIUM if scoped else None,
+            everywhere=False,
         )
     elif minor:
         yield from _access_level_finding(
-            ctx, "credentials-exposure", minor, "can obtain registry authorization tokens", Severity.INFO
+            ctx,
+            "credentials-exposure",
+            minor,
+            "can obtain registry authorization tokens",
+            severity=Severity.INFO,
+            everywhere=False,
+            removable=False,  # expected on every container host: nothing to remove
         )
 
 
@@ -264,8 +434,7 @@ def resource_exposure(ctx: RuleContext) -> Iterator[Finding]:
         return
     perm = ctx.permissions
     cat = perm.catalogue
-    exposure = cat.mask_of(cat.audit_lists["resource-exposure"]) | cat.level_mask(ACCESS_PERMISSIONS)
-    mask = perm.unrestricted & exposure & _resource_level_actions(cat) & ~_read_shaped(cat)
+    mask = perm.unrestricted & resource_exposure_actions(cat) & resource_level_actions(cat)
     yield from _access_level_finding(
         ctx, "resource-exposure", mask, "can change resource policies or permissions on every resource"
     )
@@ -277,11 +446,30 @@ def infrastructure_modification(ctx: RuleContext) -> Iterator[Finding]:
         return
     perm = ctx.permissions
     cat = perm.catalogue
-    mask = perm.unrestricted & perm.definite & cat.level_mask(ACCESS_WRITE) & _resource_level_actions(cat)
+    mask = perm.unrestricted & perm.definite & cat.level_mask(ACCESS_WRITE) & resource_level_actions(cat)
     mask &= ~cat.mask_of(TELEMETRY_WRITES) & ~_read_shaped(cat)
     yield from _access_level_finding(
         ctx, "infrastructure-modification", mask, "can modify infrastructure without resource constraints"
     )
+
+
+_EXPOSURE: dict[int, int] = {}
+
+
+def resource_exposure_actions(cat: ActionCatalogue) -> int:
+    """Actions that change who can reach a resource (see NOT_RESOURCE_EXPOSURE for what is left out)."""
+    key = id(cat)
+    if key not in _EXPOSURE:
+        named = cat.mask_of(frozenset(cat.audit_lists["resource-exposure"] - NOT_RESOURCE_EXPOSURE))
+        permissions = cat.level_mask(ACCESS_PERMISSIONS)
+        by_name = cat.mask_of(
+            tuple(cat.names[i] for i in cat.indices_in(permissions) if _EXPOSURE_VERB.search(cat.names[i]))
+        )
+        principals = 0
+        for service in EXPOSURE_PRINCIPAL_SERVICES:
+            principals |= cat.service_mask(service)
+        _EXPOSURE[key] = (named | by_name) & ~principals & ~cat.mask_of(NOT_RESOURCE_EXPOSURE) & ~_read_shaped(cat)
+    return _EXPOSURE[key]
 
 
 _NOT_READ: dict[int, int] = {}
@@ -307,21 +495,6 @@ def _read_shaped(cat: ActionCatalogue) -> int:
             f"{p}:{verb}*" for p in cat.arn_formats for verb in ("get", "list", "describe", "view")
         )
     return _READ_SHAPED[key]
-
-
-_RESOURCE_LEVEL: dict[int, int] = {}
-
-
-def _resource_level_actions(cat: ActionCatalogue) -> int:
-    """Actions that support resource-level permissions: only for them is "*" a scoping failure."""
-    key = id(cat)
-    if key not in _RESOURCE_LEVEL:
-        bits = bytearray((len(cat) + 7) // 8)
-        for i, types in enumerate(cat.resource_types):
-            if types:
-                bits[i >> 3] |= 1 << (i & 7)
-        _RESOURCE_LEVEL[key] = int.from_bytes(bits, "little")
-    return _RESOURCE_LEVEL[key]
 
 
 def policy_json(document: dict) -> str:
