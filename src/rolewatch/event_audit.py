@@ -61,6 +61,7 @@ from rolewatch.report.model import severity_counts, worst_first
 from rolewatch.report.notification import compose
 from rolewatch.settings import Settings
 from rolewatch.triggers import DIRECT_INVOCATION, AuditRequest, Skipped, TriggerResult, parse_event
+from rolewatch.undo import undo_first
 
 LOG = logging.getLogger(__name__)
 
@@ -300,7 +301,17 @@ class EventAuditService:
         now = self.clock()
         result = audit_roles(snapshots.values(), self.baseline, now=now)
         result = self._with_live_checks(result, snapshots.values(), now)
-        deltas = _DeltaReader(self.clients, request, snapshots, targets).deltas()
+        reader = _DeltaReader(self.clients, request, snapshots, targets)
+        deltas = reader.deltas()
+        result = undo_first(
+            result,
+            event_name=request.event_name,
+            params=request.request_parameters,
+            roles=snapshots,
+            befores=reader.befores,
+            baseline=self.baseline,
+            now=now,
+        )
         result = replace(result, notes=tuple(targets.notes))
         return EventAudit(request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes))
 
@@ -444,6 +455,7 @@ class _DeltaReader:
         self.params = request.request_parameters
         self.snapshots = dict(snapshots)
         self.targets = targets
+        self.befores: dict[str, Before] = {}  # role name -> its state before the call (undo.py re-audits it)
 
     def deltas(self) -> list[PermissionDelta]:
         name = self.request.event_name
@@ -464,6 +476,7 @@ class _DeltaReader:
         out = []
         for role_name, snapshot in self.snapshots.items():
             before = before_role_change(name, self.params, snapshot, policy_before=policy_before)
+            self.befores[role_name] = before
             out.append(compute_delta(f"role {role_name}", change, before, snapshot))
         return out
 

@@ -247,6 +247,18 @@ def detach_policy_cli(role: RoleSnapshot, policy_arn: str) -> str:
     return _cmd("aws", "iam", "detach-role-policy", "--role-name", role.name, "--policy-arn", policy_arn)
 
 
+def attach_policy_cli(role: RoleSnapshot, policy_arn: str) -> str:
+    return _cmd("aws", "iam", "attach-role-policy", "--role-name", role.name, "--policy-arn", policy_arn)
+
+
+def delete_boundary_cli(role: RoleSnapshot) -> str:
+    return _cmd("aws", "iam", "delete-role-permissions-boundary", "--role-name", role.name)
+
+
+def set_default_version_cli(policy_arn: str, version_id: str) -> str:
+    return _cmd("aws", "iam", "set-default-policy-version", "--policy-arn", policy_arn, "--version-id", version_id)
+
+
 def remove_policy_cli(role: RoleSnapshot, label: str) -> str:
     """Detach a managed policy (label is its ARN) or delete an inline one (label is its name)."""
     if label.startswith("arn:"):

@@ -228,8 +228,8 @@ def _text_finding(out: _TextWriter, finding: Finding) -> None:
             out.line(f"      (+{hidden} more)")
     out.wrapped(finding.remediation.summary, 4, "Fix: ")
     for command in finding.remediation.cli:
-        # Commands are never wrapped: they must stay copy-pasteable.
-        out.line(f"      $ {command}")
+        # Commands are never wrapped: they must stay copy-pasteable. A shell comment separates alternatives.
+        out.line(f"      {command}" if command.startswith("#") else f"      $ {command}")
     if finding.remediation.policy:
         _text_policy(out, finding.remediation.policy)
 
