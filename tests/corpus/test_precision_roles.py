@@ -8,7 +8,7 @@ set is empty with the shipped baseline, and the verdicts issue 8 names; it recor
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from rolewatch.baseline import load_baseline
 from rolewatch.model import AttachedPolicy, Finding, InstanceProfileRef, RoleSnapshot, Severity
 
 CORPUS = json.loads((Path(__file__).parent / "precision_roles.json").read_text())
-TODAY = date(2026, 12, 4)
+NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 TAGS = (("project", "example"), ("environment", "prod"), ("owner", "platform-team"))
 
 
@@ -56,7 +56,7 @@ def snapshot(entry: dict[str, Any]) -> RoleSnapshot:
 
 def audit(entries: list[dict[str, Any]]) -> dict[str, list[Finding]]:
     roles = [snapshot(e) for e in entries]
-    result = audit_roles(roles, load_baseline(), today=TODAY)
+    result = audit_roles(roles, load_baseline(), now=NOW)
     assert not result.errors, result.errors
     by_role: dict[str, list[Finding]] = {r.name: [] for r in roles}
     for finding in result.findings:
