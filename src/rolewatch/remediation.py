@@ -18,7 +18,7 @@ from rolewatch.baseline import Profile
 from rolewatch.model import RoleSnapshot
 from rolewatch.policy.catalogue import ActionCatalogue, catalogue
 from rolewatch.policy.document import decode_document
-from rolewatch.policy.permissions import LabeledGrant, Permissions, resource_pattern_mask
+from rolewatch.policy.permissions import CompiledPolicy, LabeledGrant, Permissions, resource_pattern_mask
 
 POLICY_VERSION = "2012-10-17"
 MAX_STATEMENTS = 10
@@ -264,6 +264,28 @@ def remove_policy_cli(role: RoleSnapshot, label: str) -> str:
     if label.startswith("arn:"):
         return detach_policy_cli(role, label)
     return _cmd("aws", "iam", "delete-role-policy", "--role-name", role.name, "--policy-name", label)
+
+
+def remove_grants_cli(
+    role: RoleSnapshot, policies: Iterable[tuple[str, CompiledPolicy]], grants: Iterable[LabeledGrant]
+) -> list[str]:
+    """Commands that take the grants away from the role and nothing else: a policy every statement of
+    which is among the grants is detached (managed) or deleted (inline), as is an AWS-managed policy
+    (it cannot be edited); a policy that also holds other statements is revised instead (fetched, and
+    put back without those statements), so no legitimate grant goes with the risky one."""
+    by_policy: dict[str, set[str]] = {}
+    for lg in grants:
+        by_policy.setdefault(lg.policy, set()).add(lg.grant.location)
+    documents = dict(policies)
+    cli: list[str] = []
+    for label, locations in by_policy.items():
+        compiled = documents.get(label)
+        statements = {st.location for st in compiled.document.statements} if compiled is not None else set()
+        if ":iam::aws:policy/" in label or statements <= locations:
+            cli.append(remove_policy_cli(role, label))
+        else:
+            cli.extend(revise_policy_cli(role, label))
+    return cli
 
 
 def revise_policy_cli(role: RoleSnapshot, label: str) -> list[str]:

@@ -192,3 +192,20 @@ def test_excess_is_graded_by_what_it_reaches(statement: dict, severity: Severity
     role = make_role(inline=(policy(statement),))
     [finding] = findings(EXCESS, role, Baseline(profiles=(profile,)))
     assert finding.severity is severity
+
+
+def test_the_fix_revises_a_policy_that_also_grants_legitimate_actions() -> None:
+    """With no corrected policy to swap in (the profile lists no services), the sensitive statement is
+    removed by revising its policy: the policy's legitimate statement must not be deleted with it."""
+    profile = Profile(name="t", sensitive_actions=("ec2:RunInstances",))
+    role = make_role(inline=(policy(allow("ec2:RunInstances"), allow("s3:GetObject", "arn:aws:s3:::app/*")),))
+    [finding] = findings(EXCESS, role, Baseline(profiles=(profile,)))
+    assert not [c for c in finding.remediation.cli if "delete-role-policy" in c]
+    assert any("put-role-policy" in c for c in finding.remediation.cli)
+
+
+def test_the_fix_deletes_a_policy_made_only_of_the_excess() -> None:
+    profile = Profile(name="t", sensitive_actions=("ec2:RunInstances",))
+    role = make_role(inline=(policy(allow("ec2:RunInstances")),))
+    [finding] = findings(EXCESS, role, Baseline(profiles=(profile,)))
+    assert [c for c in finding.remediation.cli if "delete-role-policy" in c]

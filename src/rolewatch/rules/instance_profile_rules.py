@@ -16,7 +16,7 @@ from rolewatch.remediation import (
     action_summary,
     catalogue_names,
     least_privilege_policy,
-    remove_policy_cli,
+    remove_grants_cli,
     replace_with_policy_cli,
     update_trust_cli,
 )
@@ -119,8 +119,13 @@ def instance_profile_excess_permissions(ctx: RuleContext) -> Iterator[Finding]:
         + f": {action_summary(names, MAX_LISTED, count)}."
     )
     policy = least_privilege_policy(ctx.permissions, profile, ctx.role)
-    granting = sorted({lg.policy for lg in ctx.permissions.grants_for(excess)})
-    cli = replace_with_policy_cli(ctx.role, granting) if policy else [remove_policy_cli(ctx.role, g) for g in granting]
+    grants = ctx.permissions.grants_for(excess)
+    granting = sorted({lg.policy for lg in grants})
+    cli = (
+        replace_with_policy_cli(ctx.role, granting)
+        if policy
+        else remove_grants_cli(ctx.role, ctx.policies, [lg for lg in grants if lg.mask & excess])
+    )
     yield ctx.finding(
         "instance-profile-excess-permissions",
         detail,

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 from rolewatch.model import Finding, Severity
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_PERMISSIONS, ACCESS_READ, ACCESS_WRITE, ActionCatalogue
-from rolewatch.policy.permissions import CompiledPolicy, Grant, LabeledGrant, Permissions, format_conditions
-from rolewatch.remediation import remove_policy_cli, revise_policy_cli
+from rolewatch.policy.permissions import LabeledGrant, Permissions, format_conditions
+from rolewatch.remediation import remove_grants_cli
 from rolewatch.rules.excess import SENSITIVE_SERVICES, resource_level_actions
 from rolewatch.rules.registry import RuleContext, rule
 
@@ -245,26 +245,8 @@ def admin_access(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _removal_cli(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[str]:
-    """CLI that takes the mask away from the role without touching what does not grant it: a policy
-    every statement of which contributes is detached (managed) or deleted (inline); a policy that also
-    holds other statements is revised instead (fetched, and put back without the contributing ones),
-    so no legitimate grant is removed along with the risky one."""
-    grants = granting(ctx, mask, everywhere)
-    contributing_locations: dict[str, set[str]] = {}
-    for lg in grants:
-        contributing_locations.setdefault(lg.policy, set()).add(lg.grant.location)
-    cli: list[str] = []
-    for label, locations in contributing_locations.items():
-        statements = {g.location for name, compiled in ctx.policies if name == label for g in _statements(compiled)}
-        if ":iam::aws:policy/" in label or statements <= locations:
-            cli.append(remove_policy_cli(ctx.role, label))
-        else:
-            cli.extend(revise_policy_cli(ctx.role, label))
-    return cli
-
-
-def _statements(compiled: CompiledPolicy) -> tuple[Grant, ...]:
-    return compiled.allows + compiled.denies + compiled.conditional_denies
+    """CLI that takes the mask away from the role and nothing else (see remove_grants_cli)."""
+    return remove_grants_cli(ctx.role, ctx.policies, granting(ctx, mask, everywhere))
 
 
 @rule
