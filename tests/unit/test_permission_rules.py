@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from helpers import allow, deny, findings, make_role, policy, rule_ids
 
+from rolewatch.baseline import Baseline, Profile
 from rolewatch.model import Severity
 
 
@@ -239,3 +240,16 @@ class TestEvidenceAndFixNameOnlyWhatContributes:
     def test_a_policy_that_only_grants_admin_is_deleted(self):
         [f] = findings(make_role("r", policy(allow("*"))), ["admin-access"])
         assert f.remediation.cli == ("aws iam delete-role-policy --role-name r --policy-name inline-0",)
+
+
+def test_the_fix_keeps_an_accepted_policy_and_removes_the_hand_written_grant():
+    ssm_core = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    baseline = Baseline(profiles=(Profile(name="p", allowed_managed_policies=("AmazonSSMManagedInstanceCore",)),))
+    role = make_role(
+        "r",
+        policy(allow("ssm:GetParameters")),
+        managed=[(ssm_core, policy(allow(["ssm:GetParameter", "ssm:UpdateInstanceInformation"])))],
+    )
+    [f] = [f for f in findings(role, ["data-exfiltration"], baseline) if f.rule == "data-exfiltration"]
+    assert f.severity is Severity.MEDIUM
+    assert f.remediation.cli == ("aws iam delete-role-policy --role-name r --policy-name inline-0",)

@@ -178,20 +178,25 @@ def granting(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[Labe
 
 
 def accepted_sources(ctx: RuleContext, grants: list[LabeledGrant]) -> list[str] | None:
-    """The policies behind the grants when every one of them is an AWS-managed policy the baseline
-    accepts as written (its `allowed_managed_policies`: AWS's documented policies for its own agents)
-    or an AWS-managed read-only policy (AWS's job policies for reading one service, such as
-    AmazonS3ReadOnlyAccess); None when any grant comes from elsewhere."""
+    """The policies behind the grants when every one of them is accepted (see `is_accepted`); None
+    when any grant comes from elsewhere."""
     labels: list[str] = []
     for lg in grants:
         if lg.policy in labels:
             continue
-        if not lg.policy.startswith("arn:") or ":iam::aws:policy/" not in lg.policy:
-            return None
-        if not (ctx.profile.accepts_managed_policy(lg.policy) or _read_only_policy(ctx, lg.policy)):
+        if not is_accepted(ctx, lg.policy):
             return None
         labels.append(lg.policy)
     return labels or None
+
+
+def is_accepted(ctx: RuleContext, label: str) -> bool:
+    """An AWS-managed policy the baseline accepts as written (its `allowed_managed_policies`: AWS's
+    documented policies for its own agents), or an AWS-managed read-only policy (AWS's job policies for
+    reading a service, such as AmazonS3ReadOnlyAccess)."""
+    if ":iam::aws:policy/" not in label:
+        return False
+    return ctx.profile.accepts_managed_policy(label) or _read_only_policy(ctx, label)
 
 
 def _read_only_policy(ctx: RuleContext, label: str) -> bool:
@@ -342,8 +347,12 @@ def _access_level_finding(
     names, extra = listed(ctx.permissions.catalogue, mask)
     services = sorted({n.split(":")[0] for n in ctx.permissions.catalogue.names_in(mask)})
     detail = f"{ctx.role.name} {what}: {mask.bit_count()} action(s) across {', '.join(services)}{count_note(extra)}."
-    accepted = accepted_sources(ctx, granting(ctx, mask, everywhere))
-    cli = _removal_cli(ctx, mask, everywhere) if removable else []
+    grants = granting(ctx, mask, everywhere)
+    accepted = accepted_sources(ctx, grants)
+    # Accepted policies stay: without the other grants, what they give is context (low).
+    cli = remove_grants_cli(ctx.role, ctx.policies, [g for g in grants if not is_accepted(ctx, g.policy)])
+    if not removable:
+        cli = []
     remediation = None
     if accepted:
         policies = ", ".join(a.rsplit("/", 1)[-1] for a in accepted)
