@@ -368,6 +368,10 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
     counts when a condition *requires* it (StringEquals/StringLike/...IgnoreCase, not IfExists, whose
     check is skipped when the caller sends none, and not a bare "*"). When the statement requires MFA
     the trust serves people, for whom AWS does not use external ids: the finding is lowered to low.
+    When every foreign principal is a named role or user (not a whole account), the trust is already
+    narrowed by the other account's owner, and AWS's guide for accounts you own uses no external id:
+    the audit cannot tell a sibling account from a third party, so the finding is low and says when it
+    matters (the baseline's `trusted_principals` is where a team lists its own accounts).
     """
     if ctx.trust is None or not ctx.role.account_id:
         return
@@ -394,6 +398,12 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
         )
         if mfa:
             detail += " The statement requires MFA, so it most likely serves people rather than a third party."
+        named_only = all(p.cls in (PrincipalClass.ROLE, PrincipalClass.USER, PrincipalClass.SESSION) for p in foreign)
+        if named_only and not mfa:
+            detail += (
+                " The trust names particular principals, not the whole account: if that account is your own,"
+                " no external id is needed; if it is a third party's, require one."
+            )
         rest, moved = split_principals(raw_statement(ctx, statement), "AWS", [p.value for p in foreign])
         add_condition(moved, "StringEquals", "sts:ExternalId", "REPLACE_WITH_EXTERNAL_ID")
         yield ctx.finding(
@@ -403,7 +413,7 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
             evidence=[where, *(p.label for p in foreign)],
             cli=[update_trust_cli(ctx.role)],
             policy=replace_statement(ctx, statement, [s for s in (rest, moved) if s is not None]),
-            severity=Severity.LOW if mfa else None,
+            severity=Severity.LOW if mfa or named_only else None,
         )
 
 
