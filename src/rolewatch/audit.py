@@ -20,8 +20,10 @@ from rolewatch.model import AuditError, AuditResult, Finding, LiveCheckResult, P
 from rolewatch.policy.conditions import PrincipalContext
 from rolewatch.policy.document import PolicyDocument, parse_policy
 from rolewatch.policy.globs import glob_match
+from rolewatch.policy.graph import PrincipalGraph, named_role_arns
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
+from rolewatch.rules.privilege_escalation import launchers, power_of
 from rolewatch.rules.registry import AccountView, RuleContext, registered_rules
 
 
@@ -222,10 +224,16 @@ def audit_roles(
     *,
     now: datetime,
     rules: Iterable[str] | None = None,
+    complete: bool = False,
+    context: Iterable[RoleSnapshot] = (),
 ) -> AuditResult:
     """Audit every role at `now` (time windows in conditions, last use, suppression expiry are decided
     against it: the CLI and the handlers pass the real time, tests a fixed one); findings come back
-    sorted worst first, then by role and rule."""
+    sorted worst first, then by role and rule.
+
+    `complete`: the roles are every role of their account (a whole-account read), so a wildcard
+    Resource's targets are known. `context`: roles the cross-role analysis may look at (what passing
+    or assuming them gives) that are not audited themselves."""
     baseline = baseline or load_baseline()
     today = now.date()
     selected = registered_rules()
@@ -246,12 +254,28 @@ def audit_roles(
         trust = _trust_or_none(role)
         if trust is not None:
             account.trust[role.arn] = trust
+    for role in context:
+        if role.arn not in account.roles:
+            account.roles[role.arn] = role
+            trust = _trust_or_none(role)
+            if trust is not None:
+                account.trust[role.arn] = trust
     # One role at a time: its permissions are computed, its rules run, and they are let go, so memory
     # holds the findings and not 5,000 roles' permissions. Cross-role rules get other roles'
     # permissions on demand (_PermissionsByArn).
     shared: _Recent[tuple[object, ...], Permissions] = _Recent(SHARED_PERMISSIONS)
     by_arn = _PermissionsByArn(account.roles, shared, now)
     account.permissions = by_arn
+    account.complete = complete
+    account.graph = PrincipalGraph(
+        account.roles,
+        account.trust,
+        by_arn,
+        power=power_of,
+        launchers=launchers(),
+        complete=complete,
+        now=now,
+    )
 
     findings: list[Finding] = []
     errors: list[AuditError] = []
@@ -279,6 +303,18 @@ def audit_roles(
         roles_audited=len(audited),
         roles_skipped=skipped,
     )
+
+
+def related_role_arns(roles: Iterable[RoleSnapshot]) -> set[str]:
+    """Role ARNs the roles name literally in iam:PassRole, sts:AssumeRole or iam:UpdateAssumeRolePolicy
+    Resources and that are not among them: what an audit of only these roles should read as context."""
+    shared: _Recent[tuple[object, ...], Permissions] = _Recent(SHARED_PERMISSIONS)
+    listed = list(roles)
+    own = {r.arn for r in listed}
+    out: set[str] = set()
+    for role in listed:
+        out |= named_role_arns(_Prepared(role, shared).permissions)
+    return out - own
 
 
 def apply_suppressions(

@@ -1,34 +1,54 @@
-"""Privilege escalation: the 119 published action sets, and role chaining across the account.
+"""Privilege escalation: the 119 published action sets, the principal graph, boundary escape.
 
 A method applies when every one of its actions is allowed on some resource (denies and the boundary
 applied; grants conditioned on iam:PermissionsBoundary excluded, since they cannot mint unbounded
 principals). Details that decide real exploitability:
-- iam:PassRole restricted by iam:PassedToService only serves methods whose service it names;
-- sts:AssumeRole alone counts only on every resource; scoped AssumeRole is what
-  `role-chain-escalation` follows, target by target;
+- a method that passes a role to a service (iam:PassRole) is escalation only when the principal graph
+  (policy/graph.py) shows a passable role, trusting that service, that can do more than the caller
+  (administrator access, an escalation method, sensitive data or credentials the caller lacks); where
+  the passable roles cannot be known (a wildcard Resource while the audit does not hold every role, a
+  named role the audit could not read) the method stays reported and the finding says why;
+- iam:PassedToService only serves methods whose service it names;
+- sts:AssumeRole alone counts only on every resource and only while the audit cannot see every role;
+  otherwise `role-chain-escalation` follows the graph's assume edges to what they reach;
+- a role whose identity policies exceed its permissions boundary and that may delete or replace that
+  boundary (or rewrite the boundary policy) escapes it;
 - a method only satisfied through conditional grants (network, tags, MFA...) is reported one severity
   lower, with the conditions in the evidence;
 - among satisfied methods only the minimal ones are reported (a superset adds nothing).
+
+One finding per role: at the severity of its worst method, listing every method with its evidence in
+a fixed order, so its fingerprint does not depend on the order policies or methods come in.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from rolewatch.model import Finding, RoleSnapshot, Severity
+from rolewatch.model import Finding, Severity
+from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.globs import glob_match
-from rolewatch.policy.permissions import Permissions
-from rolewatch.rules.permission_rules import admin_level, contributing
-from rolewatch.rules.registry import AccountView, RuleContext, rule
+from rolewatch.policy.graph import ASSUME, PASS_ROLE, Launcher, Path, Power, PrincipalGraph, scopes
+from rolewatch.policy.permissions import Permissions, format_conditions
+from rolewatch.rules.permission_rules import (
+    CREDENTIALS_HANDLED_ELSEWHERE,
+    CREDENTIALS_LOW_RISK,
+    SENSITIVE_DATA_READS,
+    admin_level,
+    contributing,
+)
+from rolewatch.rules.registry import RuleContext, rule
 
 SOURCE_ORDER = ("CS", "PR", "PA", "PM", "PF", "PACU", "IV")
 UNRESTRICTED_ONLY = {"sts:assumerole"}
-MAX_METHODS_PER_ROLE = 12
+MAX_PATHS_SHOWN = 3
+# Actions a method uses to become another principal: the graph judges those methods by what is gained.
+BECOMING = {"iam:passrole", "sts:assumerole"}
 # Where a method's passed role ends up: service prefix -> service principals PassRole must allow.
 SERVICE_PRINCIPALS = {
     "autoscaling": ("ec2.amazonaws.com", "autoscaling.amazonaws.com"),
@@ -84,8 +104,6 @@ class _MethodIndex:
 
 @cache
 def _method_index() -> _MethodIndex:
-    from rolewatch.policy.catalogue import catalogue
-
     cat = catalogue()
     steps = []
     relevant = unrestricted_only = 0
@@ -208,34 +226,166 @@ def _pass_role_reaches(targets: list[frozenset[str] | None], principals: tuple[s
     return False
 
 
+# -- what a principal can do, for the graph ----------------------------------------------------------
+
+
+@cache
+def launchers() -> tuple[Launcher, ...]:
+    """The methods that run code as a passed role, as the graph's launchers (named by their actions)."""
+    cat = catalogue()
+    out = []
+    for method in methods():
+        if "iam:passrole" in method.actions and method.passes_to:
+            others = tuple(cat.canonical(a) or a for a in method.actions if a != "iam:passrole")
+            out.append(Launcher(_method_key(method), method.passes_to, others))
+    return tuple(out)
+
+
+def _method_key(method: Method) -> str:
+    return " + ".join(method.actions)
+
+
+@cache
+def _sensitive_mask() -> int:
+    cat = catalogue()
+    credentials = cat.audit_lists["credentials-exposure"] - CREDENTIALS_HANDLED_ELSEWHERE - CREDENTIALS_LOW_RISK
+    return cat.mask_of(SENSITIVE_DATA_READS) | cat.mask_of(credentials)
+
+
+def power_of(permissions: Permissions) -> Power:
+    """What a principal gives whoever becomes it: administrator access, the escalation methods it holds
+    by itself (not those that go through another principal: the graph follows those), and sensitive
+    data and credential actions, on every resource and on some."""
+    if admin_level(permissions) == "full":
+        return Power(True, frozenset(), 0, 0)
+    own = frozenset(
+        m.title
+        for m, conditional in satisfied_methods(permissions)
+        if not conditional and not BECOMING & set(m.actions)
+    )
+    sensitive = permissions.escalation & _sensitive_mask()
+    return Power(False, own, sensitive & permissions.unrestricted, sensitive)
+
+
+# -- the finding -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Way:
+    """One way the role escalates: a method, or the escape from its boundary, with its evidence."""
+
+    title: str
+    actions: tuple[str, ...]
+    severity: Severity
+    evidence: tuple[str, ...]
+    path: str = ""  # the graph path that makes it count, named in the detail
+    conditional: bool = False
+
+    @property
+    def order(self) -> tuple[int, tuple[str, ...], str]:
+        return (-self.severity.rank, tuple(sorted(self.actions)), self.title)
+
+
+_REACH_SEVERITY = {3: Severity.CRITICAL, 2: Severity.HIGH, 1: Severity.HIGH, 0: Severity.MEDIUM}
+
+
 @rule
 def privilege_escalation(ctx: RuleContext) -> Iterator[Finding]:
     if admin_level(ctx.permissions) == "full":
         return  # an administrator has nothing left to escalate to; admin-access reports it
-    found = satisfied_methods(ctx.permissions)
+    graph = ctx.account.graph
+    ways = [w for m, c in satisfied_methods(ctx.permissions) if (w := _judge(ctx, graph, m, c)) is not None]
+    escape = boundary_escape(ctx)
+    if escape is not None:
+        ways.append(escape)
+    if not ways:
+        return
+    ways.sort(key=lambda w: w.order)
+    worst = ways[0]
+    evidence: list[str] = []
+    for way in ways:
+        evidence.extend(way.evidence)
+    actions = sorted({a for w in ways for a in w.actions})
+    more = f" and {len(ways) - 1} more method(s)" if len(ways) > 1 else ""
+    detail = f"{ctx.role.name} can escalate privileges via {worst.title} ({' + '.join(worst.actions)})"
+    if worst.path:
+        detail += f", reaching {worst.path}"
+    if worst.conditional:
+        detail += ", when the conditions in the evidence hold"
+    if len(ways) > 1:
+        detail += f"; {len(ways)} methods in all, each with its evidence"
+    yield ctx.finding(
+        "privilege-escalation",
+        detail + ".",
+        actions=actions,
+        evidence=evidence,
+        severity=worst.severity,
+        title=f"Privilege escalation: {worst.title}{more}",
+    )
+
+
+def _judge(ctx: RuleContext, graph: PrincipalGraph | None, method: Method, conditional: bool) -> _Way | None:
+    """The method as a way to escalate, or None when the graph shows it gains nothing."""
     cat = ctx.permissions.catalogue
-    found.sort(key=lambda mc: (mc[1], not mc[0].direct_iam, len(mc[0].actions), mc[0].actions))
-    shown, rest = found[:MAX_METHODS_PER_ROLE], found[MAX_METHODS_PER_ROLE:]
-    for index, (method, conditional) in enumerate(shown):
-        severity = Severity.CRITICAL if method.direct_iam else Severity.HIGH
-        if conditional:
-            severity = _lower(severity)
-        actions = [cat.canonical(a) or a for a in method.actions]
-        mask = cat.mask_of(method.actions)  # cached: method.actions is a tuple
-        evidence = [f"method: {n}" for n in method.names] + contributing(ctx, mask)
-        if index == len(shown) - 1 and rest:
-            evidence.append(f"{len(rest)} more method(s): " + "; ".join(m.title for m, _ in rest))
-        detail = f"{ctx.role.name} can escalate privileges via {method.title} ({' + '.join(actions)})"
-        if conditional:
-            detail += ", when the conditions in the evidence hold"
-        yield ctx.finding(
-            "privilege-escalation",
-            detail + ".",
-            actions=actions,
-            evidence=evidence,
-            severity=severity,
-            title=f"Privilege escalation: {method.title}",
+    actions = tuple(cat.canonical(a) or a for a in method.actions)
+    severity = Severity.CRITICAL if method.direct_iam else Severity.HIGH
+    notes: list[str] = []
+    path_text = ""
+    if graph is not None and "iam:passrole" in method.actions and method.passes_to:
+        key = _method_key(method)
+        paths = graph.escalations(ctx.role.arn, {PASS_ROLE}, launcher=key)
+        unknown = [u.reason for u in graph.unknown_from(ctx.role.arn) if u.kind == PASS_ROLE and u.launcher == key]
+        if paths:
+            best = paths[0]
+            severity = _REACH_SEVERITY[best.reach.rank]
+            conditional = conditional or best.conditional
+            notes = _path_evidence(paths, graph)
+            path_text = best.describe(graph.name_of)
+        elif unknown:
+            notes = [f"passable roles unknown: {reason}" for reason in sorted(set(unknown))]
+        else:
+            return None  # every role it can pass adds nothing the caller lacks
+    elif graph is not None and set(method.actions) == {"sts:assumerole"}:
+        unknown = [u.reason for u in graph.unknown_from(ctx.role.arn) if u.kind == ASSUME]
+        if not unknown:
+            return None  # every assumable role is in the graph: role-chain-escalation judges them
+        notes = [f"assumable roles unknown: {reason}" for reason in sorted(set(unknown))]
+    if conditional:
+        severity = _lower(severity)
+    mask = cat.mask_of(method.actions)  # cached: method.actions is a tuple
+    evidence = [f"method: {method.title} ({' + '.join(actions)}), {severity.value}"]
+    evidence += [f"  known as {n}" for n in method.names]
+    evidence += [f"  granted by {g}" for g in sorted(contributing(ctx, mask))]
+    evidence += [f"  {n}" for n in notes]
+    if graph is not None and method.direct_iam:
+        changed = sorted(
+            {graph.name_of(e.target) for e in graph.edges_from(ctx.role.arn) if e.kind == "modify" and e.target}
         )
+        if changed:
+            evidence.append(f"  changes the policies of: {', '.join(changed[:10])}" + count_more(len(changed), 10))
+    if conditional:
+        evidence.append("  only when the conditions of its statements hold")
+    return _Way(method.title, actions, severity, tuple(evidence), path_text, conditional)
+
+
+def _path_evidence(paths: list[Path], graph: PrincipalGraph) -> list[str]:
+    out = []
+    for path in paths[:MAX_PATHS_SHOWN]:
+        text = f"path: {path.describe(graph.name_of)} (via {path.first.how})"
+        conditions = path.conditions()
+        if conditions:
+            text += f" when {'; '.join(conditions)}"
+        out.append(text)
+    if len(paths) > MAX_PATHS_SHOWN:
+        out.append(
+            f"{len(paths) - MAX_PATHS_SHOWN} more thing(s) gained: "
+            + "; ".join(p.reach.what for p in paths[MAX_PATHS_SHOWN:])
+        )
+    return out
+
+
+def count_more(total: int, shown: int) -> str:
+    return f" (+{total - shown} more)" if total > shown else ""
 
 
 def _lower(severity: Severity) -> Severity:
@@ -243,91 +393,93 @@ def _lower(severity: Severity) -> Severity:
     return order[min(order.index(severity) + 1, len(order) - 1)]
 
 
-# -- role chaining ---------------------------------------------------------------------------------
+# -- permissions-boundary escape ---------------------------------------------------------------------
+
+_REMOVE_BOUNDARY = ("iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary")
+_REWRITE_POLICY = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
 
 
-@dataclass
-class _TrustIndex:
-    by_principal: dict[str, list[str]]  # principal ARN -> ARNs of roles that trust it by name
-    by_account: dict[str, list[str]]  # account id -> ARNs of roles that trust the account root
+def boundary_escape(ctx: RuleContext) -> _Way | None:
+    """A bounded role whose own policies grant more than the boundary lets through, and that may delete
+    or replace its boundary (or rewrite the boundary policy), can lift the cap: escalation."""
+    bounded = ctx.permissions
+    boundary = ctx.role.permissions_boundary
+    if bounded.boundary is None or boundary is None:
+        return None
+    exceeds = Permissions(ctx.policies).allowed & ~bounded.allowed
+    if not exceeds:
+        return None
+    ways: list[tuple[str, bool, str]] = []  # (action, conditional, statement)
+    for action in _REMOVE_BOUNDARY:
+        ways += _own_scopes(bounded, action, ctx.role.arn)
+    if boundary.arn and ":aws:policy/" not in boundary.arn:
+        for action in _REWRITE_POLICY:
+            ways += _own_scopes(bounded, action, boundary.arn)
+    if not ways:
+        return None
+    conditional = all(c for _, c, _ in ways)
+    severity = _lower(Severity.CRITICAL) if conditional else Severity.CRITICAL
+    cat = bounded.catalogue
+    names = cat.names_in(exceeds, 8)
+    actions = tuple(sorted({a for a, _, _ in ways}))
+    evidence = [
+        f"method: permissions-boundary escape ({' or '.join(actions)}), {severity.value}",
+        f"  boundary: {boundary.arn or boundary.name}",
+        f"  its own policies grant {exceeds.bit_count()} action(s) the boundary blocks: {', '.join(names)}"
+        + count_more(exceeds.bit_count(), len(names)),
+    ]
+    evidence += sorted(f"  {action} allowed by {where}" for action, _, where in ways)
+    if conditional:
+        evidence.append("  only when the conditions of its statements hold")
+    return _Way("permissions-boundary escape", actions, severity, tuple(evidence), conditional=conditional)
 
 
-def _trust_index(account: AccountView) -> _TrustIndex:
-    cached = getattr(account, "_trust_index", None)
-    if cached is not None:
-        return cached
-    index = _TrustIndex({}, {})
-    for arn, trust in account.trust.items():
-        for s in trust.statements:
-            if not s.allows or s.principals is None or s.not_principal:
-                continue
-            if s.conditions or not any(a.lower().startswith(("sts:assumerole", "sts:*", "*")) for a in s.actions):
-                continue  # conditional trust is left to the trust-policy rules
-            for value in s.principals.of("AWS"):
-                if value.endswith(":root") or value.isdigit():
-                    account_id = value if value.isdigit() else value.split(":")[4]
-                    index.by_account.setdefault(account_id, []).append(arn)
-                elif value != "*":
-                    index.by_principal.setdefault(value, []).append(arn)
-    account._trust_index = index  # type: ignore[attr-defined]
-    return index
-
-
-def assumable_roles(role: RoleSnapshot, account: AccountView) -> list[str]:
-    """Roles of the account this role can assume directly."""
-    index = _trust_index(account)
-    out = [arn for arn in index.by_principal.get(role.arn, ()) if arn != role.arn]
-    permissions = account.permissions.get(role.arn)
-    if permissions is not None and permissions.allows("sts:AssumeRole"):
-        bit = permissions.catalogue.expand("sts:AssumeRole")
-        patterns = [r for lg in permissions.grants_for(bit) for r in (lg.grant.resources or ("*",))]
-        for arn in index.by_account.get(role.account_id, ()):
-            if arn != role.arn and arn not in out and any(glob_match(p, arn) for p in patterns):
-                out.append(arn)
+def _own_scopes(permissions: Permissions, action: str, arn: str) -> list[tuple[str, bool, str]]:
+    out = []
+    for scope in scopes(permissions, action):
+        if scope.grant.delegation or not scope.matches(arn):
+            continue  # pinned by iam:PermissionsBoundary to a boundary of the grantor's choosing
+        where = scope.grant.location
+        if scope.grant.restricting:
+            where += f" (only when {format_conditions(scope.grant.restricting)})"
+        out.append((action, scope.conditional, where))
     return out
 
 
-def _is_powerful(arn: str, account: AccountView, memo: dict[str, str | None]) -> str | None:
-    if arn not in memo:
-        permissions = account.permissions[arn]
-        if admin_level(permissions) == "full":
-            memo[arn] = "administrator access"
-        else:
-            found = [m for m, conditional in satisfied_methods(permissions) if not conditional]
-            memo[arn] = f"privilege escalation via {found[0].title}" if found else None
-    return memo[arn]
+# -- role chaining -----------------------------------------------------------------------------------
 
 
 @rule
 def role_chain_escalation(ctx: RuleContext) -> Iterator[Finding]:
-    account = ctx.account
-    if admin_level(ctx.permissions) == "full" or not account.roles:
+    graph = ctx.account.graph
+    if graph is None or admin_level(ctx.permissions) == "full":
         return
-    memo: dict[str, str | None] = account.__dict__.setdefault("_powerful", {})
-    start = ctx.role.arn
-    parents: dict[str, str] = {start: ""}
-    queue = deque([start])
-    while queue:
-        current = queue.popleft()
-        for target in assumable_roles(account.roles[current], account):
-            if target in parents or target not in account.roles:
-                continue
-            parents[target] = current
-            why = _is_powerful(target, account, memo)
-            if why:
-                path = [target]
-                while parents[path[-1]] and parents[path[-1]] != start:
-                    path.append(parents[path[-1]])
-                chain = " -> ".join([ctx.role.name, *(account.roles[a].name for a in reversed(path))])
-                yield ctx.finding(
-                    "role-chain-escalation",
-                    f"{ctx.role.name} can assume {account.roles[target].name}, which has {why} (chain: {chain}).",
-                    actions=("sts:AssumeRole",),
-                    evidence=[f"chain: {chain}", f"target: {target}", f"target has {why}"],
-                    cli=[
-                        f"aws iam get-role --role-name {account.roles[a].name} --query Role.AssumeRolePolicyDocument"
-                        for a in reversed(path)
-                    ],
-                )
-                return
-            queue.append(target)
+    paths = graph.escalations(ctx.role.arn, {ASSUME})
+    if not paths:
+        return
+    best = paths[0]
+    severity = _REACH_SEVERITY[best.reach.rank]
+    if best.conditional:
+        severity = _lower(severity)
+    chain = best.describe(graph.name_of)
+    target = best.hops[-1].target
+    detail = f"{ctx.role.name} can assume {graph.name_of(best.first.target)}"
+    if len(best.hops) > 1:
+        detail += f" and from there reach {graph.name_of(target)}"
+    detail += f", which has {best.reach.what} (chain: {chain})."
+    names = [graph.name_of(h.target) for h in best.hops]
+    yield ctx.finding(
+        "role-chain-escalation",
+        detail,
+        actions=("sts:AssumeRole",),
+        evidence=[f"target: {target}", *_path_evidence(paths, graph)],
+        cli=[
+            _cli("aws", "iam", "get-role", "--role-name", n, "--query", "Role.AssumeRolePolicyDocument") for n in names
+        ],
+        severity=severity,
+    )
+
+
+def _cli(*words: str) -> str:
+    """A shell command line with every word quoted where needed (role names are untrusted text)."""
+    return " ".join(shlex.quote(w) for w in words)

@@ -15,18 +15,26 @@ from typing import Any
 from rolewatch.baseline import Baseline, Profile
 from rolewatch.model import Finding, RoleSnapshot, Severity
 from rolewatch.policy.document import PolicyDocument
+from rolewatch.policy.graph import PrincipalGraph
 from rolewatch.policy.permissions import CompiledPolicy, Permissions
 from rolewatch.rule_metadata import catalogue_finding
 
 
 @dataclass
 class AccountView:
-    """Every role of the audit, for rules that look across roles (who can assume whom)."""
+    """Every principal of the audit, for rules that look across roles (who can become whom).
+
+    `roles` also holds roles read only as context (an event audit reads the roles its targets name in
+    iam:PassRole or sts:AssumeRole) and not audited themselves. `complete` says whether the view holds
+    every role of the account, which decides whether a wildcard Resource's targets are known. The
+    principal graph is built once by the engine and answers every cross-role question."""
 
     roles: dict[str, RoleSnapshot] = field(default_factory=dict)  # by ARN
     permissions: dict[str, Permissions] = field(default_factory=dict)  # by ARN, filled by the engine
     trust: dict[str, PolicyDocument] = field(default_factory=dict)  # by ARN, parsed trust policies
     now: datetime | None = None  # the audit's time
+    complete: bool = False
+    graph: PrincipalGraph | None = None
 
 
 @dataclass

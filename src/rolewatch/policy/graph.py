@@ -1,0 +1,742 @@
+"""The principal graph: which principal of an audit can become which, and what that gives it.
+
+Nodes are the audit's principals (roles; users and groups as sources). Edges are "can become", each
+with the conditions that decide it (PMapper's model):
+- `assume`: the target's trust policy names the caller's ARN, or `*` (the trust alone admits a caller of
+  the same account), or the caller's account root, and then the caller's own sts:AssumeRole grant must
+  cover the target's ARN;
+- `pass-role`: the caller may pass the target to a service that runs code (iam:PassRole on the target,
+  iam:PassedToService admitting the service, the service's launch actions granted) and the target trusts
+  that service;
+- `update-trust`: the caller may rewrite the target's trust policy to admit itself.
+`modify` edges (writing another role's policies, or a customer-managed policy attached to it) are kept
+for evidence; they do not let the caller act as the target by themselves.
+
+Escalation is judged by what is gained: a path counts when some principal on it can do more than the
+source (administrator access, an escalation method the source lacks, sensitive data or credentials the
+source lacks), compared on effective-permission masks (`Power`). Passing a logs-only role adds nothing.
+
+Cost: trust policies are indexed once by principal (ARN, account root, `*`, service); an edge whose
+Resource covers many roles points at a `TargetGroup` (the roles trusting one service, or one account's
+root, matched by pattern), never at every pair, and what a group or a role reaches is computed once and
+reused by every path through it. Where the targets cannot be known (a wildcard Resource while the audit
+does not hold every role, a named role outside the audit) the graph says so (`Unknown`), and the rules
+keep their conservative verdict.
+
+Pure: no AWS calls; the caller supplies permissions and the judgement of power (rules decide it).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rolewatch.model import RoleSnapshot
+from rolewatch.policy.catalogue import ActionCatalogue, catalogue
+from rolewatch.policy.conditions import ConditionClass, classify
+from rolewatch.policy.document import Condition, PolicyDocument
+from rolewatch.policy.globs import glob_match
+from rolewatch.policy.permissions import Grant, Permissions, format_conditions
+
+ASSUME = "assume"
+PASS_ROLE = "pass-role"
+UPDATE_TRUST = "update-trust"
+MODIFY = "modify"
+BECOME = frozenset({ASSUME, PASS_ROLE, UPDATE_TRUST})
+
+# Conditions of a service's trust that the caller meets by launching in its own account.
+_SERVICE_TRUST_SATISFIED = {"aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths"}
+_ROLE_WRITES = ("iam:AttachRolePolicy", "iam:PutRolePolicy")
+_POLICY_WRITES = ("iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """A way to run code as a passed role: iam:PassRole to one of `services` together with `actions`."""
+
+    name: str
+    services: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Power:
+    """What a principal can do by itself, in the terms escalation is judged by."""
+
+    admin: bool
+    methods: frozenset[str]  # escalation methods it holds without another principal
+    everywhere: int  # sensitive data and credential actions allowed on every resource (a catalogue mask)
+    somewhere: int  # the same, allowed on some resource
+
+
+NO_POWER = Power(False, frozenset(), 0, 0)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Something a path gives its source that the source lacks. `rank`: 3 administrator access,
+    2 an escalation method, 1 sensitive actions on every resource, 0 on some resources."""
+
+    rank: int
+    what: str
+
+
+@dataclass(frozen=True)
+class TargetGroup:
+    """The roles an edge with a broad Resource reaches: those trusting `service` (or `account`'s root,
+    or every role of `account`), matched by `pattern` (None: all), minus `excludes`."""
+
+    kind: str  # "service", "account" or "all"
+    key: str  # the service principal or the account id
+    pattern: str | None = None
+    excludes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        who = {
+            "service": f"roles trusting {self.key}",
+            "account": f"roles trusting account {self.key}",
+            "all": f"roles of account {self.key}",
+        }[self.kind]
+        return who + (f" matching {self.pattern}" if self.pattern else "")
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    kind: str  # ASSUME, PASS_ROLE, UPDATE_TRUST or MODIFY
+    how: str  # what the caller does, e.g. "iam:PassRole to lambda.amazonaws.com + lambda:CreateFunction"
+    conditions: tuple[str, ...]  # the caller's grant's conditions and the trust's, as written
+    conditional: bool  # some condition may not be met by the caller
+    target: str | None = None  # a principal ARN, or None when the edge reaches a group
+    group: TargetGroup | None = None
+    launcher: str | None = None  # the Launcher's name, for pass-role edges
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Targets the audit cannot know: the verdict stays conservative and the finding says why."""
+
+    source: str
+    kind: str
+    launcher: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Hop:
+    target: str
+    how: str
+    conditions: tuple[str, ...]
+    conditional: bool
+
+
+@dataclass(frozen=True)
+class Path:
+    """A chain of hops from a source to a principal, and what it reaches there."""
+
+    source: str
+    hops: tuple[Hop, ...]
+    reach: Reach
+
+    @property
+    def conditional(self) -> bool:
+        return any(h.conditional for h in self.hops)
+
+    @property
+    def first(self) -> Hop:
+        return self.hops[0]
+
+    def describe(self, name_of: Callable[[str], str]) -> str:
+        """`a -> b -> c: administrator access`."""
+        return " -> ".join([name_of(self.source), *(name_of(h.target) for h in self.hops)]) + f": {self.reach.what}"
+
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c for h in self.hops for c in h.conditions))
+
+
+@dataclass(frozen=True)
+class TrustEntry:
+    role: str
+    conditions: tuple[str, ...]
+    conditional: bool
+
+
+@dataclass
+class TrustIndex:
+    """Who each role's trust policy admits to sts:AssumeRole, indexed by principal (built once)."""
+
+    by_principal: dict[str, list[TrustEntry]] = field(default_factory=dict)  # caller ARN -> roles
+    by_account: dict[str, list[TrustEntry]] = field(default_factory=dict)  # account id (root) -> roles
+    by_service: dict[str, list[TrustEntry]] = field(default_factory=dict)  # service principal -> roles
+    wildcard: list[TrustEntry] = field(default_factory=list)  # roles trusting "*"
+
+
+def build_trust_index(trust: Mapping[str, PolicyDocument], now: datetime) -> TrustIndex:
+    index = TrustIndex()
+    for arn in sorted(trust):
+        for statement in trust[arn].statements:
+            if not statement.allows or statement.principals is None or statement.not_principal:
+                continue
+            if not any(glob_match(a.lower(), "sts:assumerole") for a in statement.actions):
+                continue
+            decided = _trust_conditions(statement.conditions, now)
+            if decided is None:
+                continue  # a closed time window: the statement admits no one
+            for kind, value in statement.principals.all_values():
+                if kind == "AWS":
+                    entry = TrustEntry(arn, *decided(service=False))
+                    if value == "*":
+                        index.wildcard.append(entry)
+                    elif value.isdigit() or value.endswith(":root"):
+                        account = value if value.isdigit() else value.split(":")[4]
+                        index.by_account.setdefault(account, []).append(entry)
+                    else:
+                        index.by_principal.setdefault(value, []).append(entry)
+                elif kind == "Service":
+                    index.by_service.setdefault(value.lower(), []).append(TrustEntry(arn, *decided(service=True)))
+    return index
+
+
+def _trust_conditions(
+    conditions: tuple[Condition, ...], now: datetime
+) -> Callable[..., tuple[tuple[str, ...], bool]] | None:
+    classes = [(c, classify(c, now)) for c in conditions]
+    if any(cls is ConditionClass.TIME_CLOSED for _, cls in classes):
+        return None
+
+    def decided(*, service: bool) -> tuple[tuple[str, ...], bool]:
+        kept = [(c, cls) for c, cls in classes if not (service and c.key.lower() in _SERVICE_TRUST_SATISFIED)]
+        text = tuple(format_conditions((c,)) for c, _ in kept)
+        return text, any(cls is ConditionClass.RESTRICTING for _, cls in kept)
+
+    return decided
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """Where one grant allows an action. Stand-in for permissions.Scope until the engine provides it."""
+
+    everywhere: bool
+    includes: tuple[str, ...]
+    excludes: tuple[str, ...]
+    grant: Grant
+    conditional: bool
+
+    def matches(self, arn: str) -> bool:
+        if any(glob_match(p, arn) for p in self.excludes):
+            return False
+        return self.everywhere or any(glob_match(p, arn) for p in self.includes)
+
+
+def scopes(permissions: Permissions, action: str) -> list[_Scope]:
+    bit = permissions.catalogue.expand(action)
+    out = []
+    for lg in permissions.grants_for(bit):
+        g = lg.grant
+        everywhere = g.unrestricted or "*" in g.resources
+        if g.not_resource:
+            out.append(_Scope(True, (), g.resources, g, g.conditional))
+        else:
+            out.append(_Scope(everywhere, () if everywhere else g.resources, (), g, g.conditional))
+    return out
+
+
+def _literal(pattern: str) -> bool:
+    return "*" not in pattern and "?" not in pattern
+
+
+def _is_role_arn(arn: str) -> bool:
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
+
+
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def named_role_arns(permissions: Permissions) -> set[str]:
+    """Role ARNs written literally in the Resource of the grants that can make an edge: the roles an
+    event audit reads besides its targets to judge what passing or assuming them gives."""
+    out: set[str] = set()
+    for action in ("iam:PassRole", "sts:AssumeRole", "iam:UpdateAssumeRolePolicy"):
+        for scope in scopes(permissions, action):
+            out.update(p for p in scope.includes if _literal(p) and _is_role_arn(p))
+    return out
+
+
+@dataclass
+class _Reps:
+    """For what a set of paths reaches, the best path to each kind of power (unconditional, then short)."""
+
+    admin: tuple[Hop, ...] | None = None
+    methods: dict[str, tuple[Hop, ...]] = field(default_factory=dict)
+    everywhere: list[tuple[int, tuple[Hop, ...]]] = field(default_factory=list)
+    somewhere: list[tuple[int, tuple[Hop, ...]]] = field(default_factory=list)
+
+    def add_power(self, power: Power, path: tuple[Hop, ...]) -> None:
+        if power.admin and _better(path, self.admin):
+            self.admin = path
+        for title in power.methods:
+            if _better(path, self.methods.get(title)):
+                self.methods[title] = path
+        _add_mask(self.everywhere, power.everywhere, path)
+        _add_mask(self.somewhere, power.somewhere, path)
+
+    def add_reps(self, other: _Reps, prefix: tuple[Hop, ...]) -> None:
+        if other.admin is not None and _better(prefix + other.admin, self.admin):
+            self.admin = prefix + other.admin
+        for title, path in other.methods.items():
+            if _better(prefix + path, self.methods.get(title)):
+                self.methods[title] = prefix + path
+        for mask, path in other.everywhere:
+            _add_mask(self.everywhere, mask, prefix + path)
+        for mask, path in other.somewhere:
+            _add_mask(self.somewhere, mask, prefix + path)
+
+
+def _cost(path: tuple[Hop, ...]) -> tuple[bool, int]:
+    return any(h.conditional for h in path), len(path)
+
+
+def _better(path: tuple[Hop, ...], old: tuple[Hop, ...] | None) -> bool:
+    return old is None or _cost(path) < _cost(old)
+
+
+def _add_mask(entries: list[tuple[int, tuple[Hop, ...]]], mask: int, path: tuple[Hop, ...]) -> None:
+    """Keep a path for every bit, preferring better paths; entries whose bits are all covered by better
+    ones are dropped, so the list stays as short as the distinct sources of sensitive access."""
+    if not mask:
+        return
+    covered = 0
+    for m, p in entries:
+        if not _better(path, p):
+            covered |= m
+    if not mask & ~covered:
+        return
+    kept = []
+    for m, p in entries:
+        rest = m & ~mask if _better(path, p) else m
+        if rest:
+            kept.append((rest, p))
+    kept.append((mask & ~covered, path))
+    entries[:] = kept
+
+
+class PrincipalGraph:
+    """Built once per audit; edges and reach are computed on first query and kept for the audit."""
+
+    def __init__(
+        self,
+        principals: Mapping[str, RoleSnapshot],
+        trust: Mapping[str, PolicyDocument],
+        permissions: Mapping[str, Permissions],
+        *,
+        power: Callable[[Permissions], Power],
+        launchers: Sequence[Launcher] = (),
+        complete: bool = False,
+        now: datetime,
+    ) -> None:
+        self.principals = principals
+        self.permissions = permissions
+        self.complete = complete  # the audit holds every role of the account(s) its principals are in
+        self.trust = build_trust_index(trust, now)
+        self._power_of = power
+        self._launchers = tuple(launchers)
+        self._service_sets: dict[str, dict[str, TrustEntry]] = {
+            service: {e.role: e for e in entries} for service, entries in self.trust.by_service.items()
+        }
+        self._root_sets: dict[str, dict[str, TrustEntry]] = {
+            account: {e.role: e for e in entries} for account, entries in self.trust.by_account.items()
+        }
+        self._power: dict[str, Power] = {}
+        self._edges: dict[str, tuple[tuple[Edge, ...], tuple[Unknown, ...]]] = {}
+        self._members: dict[TargetGroup, tuple[TrustEntry, ...]] = {}
+        self._reach_of: dict[str | TargetGroup, _Reps] = {}
+        self._by_policy: dict[str, list[str]] | None = None
+        self._roles_of_account: dict[str, list[str]] = {}
+
+    # -- nodes -------------------------------------------------------------------------------------
+
+    def name_of(self, arn: str) -> str:
+        role = self.principals.get(arn)
+        return role.name if role is not None else arn
+
+    def power(self, arn: str) -> Power:
+        found = self._power.get(arn)
+        if found is None:
+            permissions = self.permissions.get(arn)
+            found = self._power[arn] = NO_POWER if permissions is None else self._power_of(permissions)
+        return found
+
+    # -- edges -------------------------------------------------------------------------------------
+
+    def edges_from(self, arn: str) -> tuple[Edge, ...]:
+        return self._edges_and_unknowns(arn)[0]
+
+    def unknown_from(self, arn: str) -> tuple[Unknown, ...]:
+        return self._edges_and_unknowns(arn)[1]
+
+    def _edges_and_unknowns(self, arn: str) -> tuple[tuple[Edge, ...], tuple[Unknown, ...]]:
+        found = self._edges.get(arn)
+        if found is None:
+            edges: list[Edge] = []
+            unknowns: list[Unknown] = []
+            permissions = self.permissions.get(arn)
+            if permissions is not None:
+                self._assume_edges(arn, permissions, edges, unknowns)
+                self._pass_role_edges(arn, permissions, edges, unknowns)
+                self._update_trust_edges(arn, permissions, edges, unknowns)
+                self._modify_edges(arn, permissions, edges)
+            found = self._edges[arn] = (tuple(edges), tuple(unknowns))
+        return found
+
+    def _assume_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
+        account = _account_of(arn)
+        grants = [s for s in scopes(permissions, "sts:AssumeRole") if not s.grant.delegation]
+        named = [(e, "its trust policy names this principal") for e in self.trust.by_principal.get(arn, ())]
+        named += [(e, "its trust policy admits every principal") for e in self.trust.wildcard]
+        for entry, why in named:
+            if entry.role == arn:
+                continue
+            if _account_of(entry.role) == account:
+                edges.append(_edge(arn, ASSUME, f"sts:AssumeRole ({why})", None, entry, target=entry.role))
+                continue
+            for scope in grants:  # another account's role: the caller's own grant must allow it too
+                if scope.matches(entry.role):
+                    edges.append(_edge(arn, ASSUME, f"sts:AssumeRole ({why})", scope, entry, target=entry.role))
+                    break
+        how = "sts:AssumeRole (its trust policy admits this account)"
+        roots = self._root_sets.get(account, {})
+        for scope in grants:
+            if scope.everywhere:
+                group = TargetGroup("account", account, None, scope.excludes)
+                edges.append(_edge(arn, ASSUME, how, scope, None, group=group))
+                if not self.complete:
+                    unknowns.append(Unknown(arn, ASSUME, None, _unknown_everywhere("sts:AssumeRole")))
+                continue
+            for pattern in scope.includes:
+                if _literal(pattern):
+                    entry = roots.get(pattern)
+                    if entry is not None and entry.role != arn and scope.matches(pattern):
+                        edges.append(_edge(arn, ASSUME, how, scope, entry, target=entry.role))
+                    elif pattern not in self.principals and _is_role_arn(pattern) and _account_of(pattern) == account:
+                        unknowns.append(Unknown(arn, ASSUME, None, _unknown_role(pattern)))
+                elif _account_of(pattern) in (account, "*", ""):
+                    group = TargetGroup("account", account, pattern, scope.excludes)
+                    edges.append(_edge(arn, ASSUME, how, scope, None, group=group))
+                    if not self.complete:
+                        unknowns.append(Unknown(arn, ASSUME, None, _unknown_pattern("sts:AssumeRole", pattern)))
+
+    def _pass_role_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
+        passes = [s for s in scopes(permissions, "iam:PassRole") if not s.grant.delegation]
+        if not passes:
+            return
+        for launcher in self._launchers:
+            if not _holds(permissions, launcher.actions):
+                continue
+            for scope in passes:
+                allowed = scope.grant.pass_to
+                services = [s for s in launcher.services if allowed is None or any(glob_match(p, s) for p in allowed)]
+                for service in services:
+                    how = f"iam:PassRole to {service} + {' + '.join(launcher.actions)}"
+                    self._scope_edges(
+                        arn, scope, service=service, how=how, launcher=launcher.name, edges=edges, unknowns=unknowns
+                    )
+
+    def _scope_edges(
+        self,
+        arn: str,
+        scope: _Scope,
+        *,
+        service: str,
+        how: str,
+        launcher: str | None,
+        edges: list[Edge],
+        unknowns: list[Unknown],
+    ) -> None:
+        account = _account_of(arn)
+        kind = PASS_ROLE
+        trusting = self._service_sets.get(service, {})
+        if scope.everywhere:
+            group = TargetGroup("service", service, None, scope.excludes)
+            edges.append(_edge(arn, kind, how, scope, None, group=group, launcher=launcher))
+            if not self.complete:
+                unknowns.append(Unknown(arn, kind, launcher, _unknown_everywhere("iam:PassRole")))
+            return
+        for pattern in scope.includes:
+            if _literal(pattern):
+                entry = trusting.get(pattern)
+                if entry is not None and entry.role != arn and scope.matches(pattern):
+                    edges.append(_edge(arn, kind, how, scope, entry, target=entry.role, launcher=launcher))
+                elif pattern not in self.principals and _is_role_arn(pattern):
+                    unknowns.append(Unknown(arn, kind, launcher, _unknown_role(pattern)))
+            elif _account_of(pattern) in (account, "*", ""):
+                group = TargetGroup("service", service, pattern, scope.excludes)
+                edges.append(_edge(arn, kind, how, scope, None, group=group, launcher=launcher))
+                if not self.complete:
+                    unknowns.append(Unknown(arn, kind, launcher, _unknown_pattern("iam:PassRole", pattern)))
+
+    def _update_trust_edges(
+        self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]
+    ) -> None:
+        account = _account_of(arn)
+        how = "iam:UpdateAssumeRolePolicy (rewrites its trust policy to admit this principal)"
+        for scope in scopes(permissions, "iam:UpdateAssumeRolePolicy"):
+            if scope.grant.delegation:
+                continue
+            if scope.everywhere:
+                edges.append(_edge(arn, UPDATE_TRUST, how, scope, None, group=TargetGroup("all", account)))
+                if not self.complete:
+                    unknowns.append(Unknown(arn, UPDATE_TRUST, None, _unknown_everywhere("iam:UpdateAssumeRolePolicy")))
+                continue
+            for pattern in scope.includes:
+                if _literal(pattern):
+                    if pattern in self.principals and pattern != arn:
+                        edges.append(_edge(arn, UPDATE_TRUST, how, scope, None, target=pattern))
+                elif _account_of(pattern) in (account, "*", ""):
+                    group = TargetGroup("all", account, pattern, scope.excludes)
+                    edges.append(_edge(arn, UPDATE_TRUST, how, scope, None, group=group))
+
+    def _modify_edges(self, arn: str, permissions: Permissions, edges: list[Edge]) -> None:
+        """Roles (other than the caller) whose policies the caller may change, named one by one."""
+        account = _account_of(arn)
+        for action in _ROLE_WRITES:
+            for scope in scopes(permissions, action):
+                if scope.grant.delegation or scope.everywhere:
+                    continue  # on every role: the escalation method itself says it
+                for pattern in scope.includes:
+                    if _literal(pattern):
+                        targets = [pattern] if pattern in self.principals and scope.matches(pattern) else []
+                    else:
+                        group = TargetGroup("all", account, pattern, scope.excludes)
+                        targets = [e.role for e in self.members(group)]
+                    edges.extend(_edge(arn, MODIFY, action, scope, None, target=t) for t in targets if t != arn)
+        by_policy = self._roles_by_policy()
+        for action in _POLICY_WRITES:
+            for scope in scopes(permissions, action):
+                if scope.grant.delegation or scope.everywhere:
+                    continue
+                for pattern in scope.includes:
+                    policies = [pattern] if _literal(pattern) else [p for p in by_policy if glob_match(pattern, p)]
+                    for policy in policies:
+                        for role in by_policy.get(policy, ()):
+                            if role != arn and scope.matches(policy):
+                                edges.append(_edge(arn, MODIFY, f"{action} on {policy}", scope, None, target=role))
+
+    def _sorted_roles(self, account: str) -> list[str]:
+        found = self._roles_of_account.get(account)
+        if found is None:
+            found = self._roles_of_account[account] = sorted(
+                a for a in self.principals if _account_of(a) == account and _is_role_arn(a)
+            )
+        return found
+
+    def _roles_by_policy(self) -> dict[str, list[str]]:
+        if self._by_policy is None:
+            by_policy: dict[str, list[str]] = {}
+            for arn, role in self.principals.items():
+                for policy in role.managed_policy_arns:
+                    if ":aws:policy/" not in policy:  # AWS-managed policies cannot be changed
+                        by_policy.setdefault(policy, []).append(arn)
+            self._by_policy = by_policy
+        return self._by_policy
+
+    # -- groups ------------------------------------------------------------------------------------
+
+    def members(self, group: TargetGroup) -> tuple[TrustEntry, ...]:
+        found = self._members.get(group)
+        if found is None:
+            if group.kind == "service":
+                entries = self.trust.by_service.get(group.key, [])
+            elif group.kind == "account":
+                entries = self.trust.by_account.get(group.key, [])
+            else:
+                entries = [TrustEntry(a, (), False) for a in self._sorted_roles(group.key)]
+            found = self._members[group] = tuple(_matching(entries, group))
+        return found
+
+    # -- reach -------------------------------------------------------------------------------------
+
+    def escalations(self, arn: str, kinds: Iterable[str] = BECOME, *, launcher: str | None = None) -> list[Path]:
+        """Paths from `arn` whose first edge is of one of `kinds` (and, given `launcher`, passes a role
+        that way) and that reach power `arn` lacks: the best path to each thing gained, best first
+        (rank, then unconditional, then shortest)."""
+        wanted = set(kinds) & BECOME
+        mine = self.power(arn)
+        if mine.admin:
+            return []
+        gained = _Reps()
+        for edge in self.edges_from(arn):
+            if edge.kind not in wanted or (launcher is not None and edge.launcher != launcher):
+                continue
+            if edge.group is not None:
+                reps = self._reach(edge.group)
+                gained.add_reps(_lead_with(reps, edge), ())
+            elif edge.target is not None:
+                hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
+                gained.add_reps(self._reach(edge.target), (hop,))
+        return _paths(arn, mine, gained, self)
+
+    def _reach(self, start: str | TargetGroup) -> _Reps:
+        """Everything reachable from a principal (itself included) or a group's members, by the best
+        path to each power. Breadth first with a visited set (cycles end); a start already computed
+        is merged, not walked again."""
+        found = self._reach_of.get(start)
+        if found is not None:
+            return found
+        reps = _Reps()
+        visited: set[str | TargetGroup] = {start}
+        queue: deque[tuple[str, tuple[Hop, ...]]] = deque()
+        if isinstance(start, TargetGroup):
+            for entry in self.members(start):
+                visited.add(entry.role)
+                queue.append((entry.role, (Hop(entry.role, "", entry.conditions, entry.conditional),)))
+        else:
+            queue.append((start, ()))
+        while queue:
+            node, path = queue.popleft()
+            reps.add_power(self.power(node), path)
+            for edge in self.edges_from(node):
+                if edge.kind not in BECOME:
+                    continue
+                if edge.group is not None:
+                    done = self._reach_of.get(edge.group)
+                    if done is not None:
+                        reps.add_reps(_lead_with(done, edge), path)
+                        continue
+                    if edge.group in visited:
+                        continue
+                    visited.add(edge.group)
+                    for entry in self.members(edge.group):
+                        if entry.role not in visited:
+                            visited.add(entry.role)
+                            hop = _member_hop(edge, entry)
+                            queue.append((entry.role, (*path, hop)))
+                elif edge.target is not None:
+                    hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
+                    done = self._reach_of.get(edge.target)
+                    if done is not None:
+                        reps.add_reps(done, (*path, hop))
+                    elif edge.target not in visited:
+                        visited.add(edge.target)
+                        queue.append((edge.target, (*path, hop)))
+        self._reach_of[start] = reps
+        return reps
+
+
+def _edge(
+    source: str,
+    kind: str,
+    how: str,
+    scope: _Scope | None,
+    entry: TrustEntry | None,
+    *,
+    target: str | None = None,
+    group: TargetGroup | None = None,
+    launcher: str | None = None,
+) -> Edge:
+    conditions: tuple[str, ...] = ()
+    conditional = False
+    if scope is not None:
+        g = scope.grant
+        conditions += tuple(format_conditions((c,)) for c in (*g.restricting, *g.unknown_conditions))
+        conditional = bool(g.restricting)
+    if entry is not None:
+        conditions += entry.conditions
+        conditional = conditional or entry.conditional
+    return Edge(source, kind, how, conditions, conditional, target, group, launcher)
+
+
+def _member_hop(edge: Edge, entry: TrustEntry) -> Hop:
+    conditions = tuple(dict.fromkeys(edge.conditions + entry.conditions))
+    return Hop(entry.role, edge.how, conditions, edge.conditional or entry.conditional)
+
+
+def _lead_with(reps: _Reps, edge: Edge) -> _Reps:
+    """A group's reach seen through an edge: its first hop (the member) gets the edge's action and
+    conditions."""
+    out = _Reps()
+
+    def lead(path: tuple[Hop, ...]) -> tuple[Hop, ...]:
+        first = path[0]
+        conditions = tuple(dict.fromkeys(edge.conditions + first.conditions))
+        return (Hop(first.target, edge.how, conditions, edge.conditional or first.conditional), *path[1:])
+
+    out.admin = None if reps.admin is None else lead(reps.admin)
+    out.methods = {t: lead(p) for t, p in reps.methods.items()}
+    out.everywhere = [(m, lead(p)) for m, p in reps.everywhere]
+    out.somewhere = [(m, lead(p)) for m, p in reps.somewhere]
+    return out
+
+
+def _matching(entries: Iterable[TrustEntry], group: TargetGroup) -> list[TrustEntry]:
+    ordered = sorted(entries, key=lambda e: e.role)
+    pattern = group.pattern
+    if pattern is not None and pattern.endswith("*") and _literal(pattern[:-1]):
+        # Most patterns are a prefix ("arn:...:role/team-*"): found by bisection, not by a scan.
+        prefix = pattern[:-1]
+        keys = [e.role for e in ordered]
+        start = bisect_left(keys, prefix)
+        end = start
+        while end < len(ordered) and ordered[end].role.startswith(prefix):
+            end += 1
+        ordered = ordered[start:end]
+    elif pattern is not None:
+        ordered = [e for e in ordered if glob_match(pattern, e.role)]
+    if group.excludes:
+        ordered = [e for e in ordered if not any(glob_match(x, e.role) for x in group.excludes)]
+    return ordered
+
+
+def _holds(permissions: Permissions, actions: Sequence[str]) -> bool:
+    cat = permissions.catalogue
+    for action in actions:
+        mask = cat.expand(action)
+        if mask:
+            if (permissions.escalation & mask) != mask:
+                return False
+        elif not permissions.allows(action):
+            return False
+    return True
+
+
+def _paths(source: str, mine: Power, gained: _Reps, graph: PrincipalGraph) -> list[Path]:
+    cat = catalogue()
+    out: list[Path] = []
+    if gained.admin is not None:
+        out.append(Path(source, gained.admin, Reach(3, "administrator access")))
+    for title in sorted(gained.methods):
+        if title not in mine.methods:
+            out.append(Path(source, gained.methods[title], Reach(2, f"privilege escalation via {title}")))
+    for mask, path in gained.everywhere:
+        new = mask & ~mine.everywhere
+        if new:
+            out.append(Path(source, path, Reach(1, f"{_names(cat, new)} on every resource")))
+    for mask, path in gained.somewhere:
+        new = mask & ~mine.somewhere
+        if new:
+            out.append(Path(source, path, Reach(0, f"{_names(cat, new)} on the resources its policies name")))
+    out.sort(key=lambda p: (-p.reach.rank, p.conditional, len(p.hops), p.reach.what, p.describe(graph.name_of)))
+    return out
+
+
+def _names(cat: ActionCatalogue, mask: int) -> str:
+    names = cat.names_in(mask, 4)
+    extra = mask.bit_count() - len(names)
+    return ", ".join(names) + (f" (+{extra} more)" if extra else "")
+
+
+def _unknown_everywhere(action: str) -> str:
+    return f"{action} on every role, and this audit does not hold every role of the account"
+
+
+def _unknown_pattern(action: str, pattern: str) -> str:
+    return f"{action} on {pattern}, and this audit does not hold every role of the account"
+
+
+def _unknown_role(arn: str) -> str:
+    return f"names {arn}, which this audit could not read"
