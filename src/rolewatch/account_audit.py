@@ -291,7 +291,7 @@ def audit_account(
         # analyzers' findings come from the account-wide read above, not one ListFindingsV2 per role.
         checks.append(AccessAnalyzerCheck(clients, analyzer_findings=False))
     # Every role is audited even for a selection: cross-role rules (who can assume whom) need them all.
-    result = audit_roles(roles, baseline, now=now)
+    result = audit_roles(roles, baseline, now=now, complete=True)
     if role_names:
         arns = {r.arn for r in selected}
         result = replace(

@@ -117,6 +117,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     roles: list[RoleSnapshot] = []
     file_errors = []
     notes: list[str] = []
+    whole_accounts = True  # every file is an authorization-details file: no role of the account is missing
     for name in args.files:
         value = _read_json(name)
         try:
@@ -124,11 +125,12 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         except NotAnAccountFile as exc:
             raise InputError(f"{name}: {exc}") from None
         roles.extend(account.roles)
+        whole_accounts = whole_accounts and account.kind != "policy"
         file_errors.extend(account.errors)
         notes.extend(f"{name}: {n}" for n in account.notes)
         del value, account  # the parsed file is not needed once its roles are read (~50 MB at 5,000 roles)
 
-    result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC))
+    result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC), complete=whole_accounts)
     result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
     write_report(result, args.format, out, sources=list(args.files), color=args.color)
     if not out.isatty():

@@ -2,9 +2,9 @@
 
 Nodes are the audit's principals (roles; users and groups as sources). Edges are "can become", each
 with the conditions that decide it (PMapper's model):
-- `assume`: the target's trust policy names the caller's ARN, or `*` (the trust alone admits a caller of
-  the same account), or the caller's account root, and then the caller's own sts:AssumeRole grant must
-  cover the target's ARN;
+- `assume`: the target's trust policy names the caller's ARN (in the same account the trust alone
+  admits it), or names the caller's account root or `*`, and then the caller's own sts:AssumeRole
+  grant must cover the target's ARN;
 - `pass-role`: the caller may pass the target to a service that runs code (iam:PassRole on the target,
   iam:PassedToService admitting the service, the service's launch actions granted) and the target trusts
   that service;
@@ -97,7 +97,7 @@ class TargetGroup:
     def describe(self) -> str:
         who = {
             "service": f"roles trusting {self.key}",
-            "account": f"roles trusting account {self.key}",
+            "account": f"roles trusting account {self.key} or every principal",
             "all": f"roles of account {self.key}",
         }[self.kind]
         return who + (f" matching {self.pattern}" if self.pattern else "")
@@ -268,61 +268,84 @@ def named_role_arns(permissions: Permissions) -> set[str]:
     return out
 
 
+Cost = tuple[bool, int]  # (some hop is conditional, number of hops): lower is better
+Entry = tuple[Cost, tuple[Hop, ...]]
+
+
 @dataclass
 class _Reps:
     """For what a set of paths reaches, the best path to each kind of power (unconditional, then short)."""
 
-    admin: tuple[Hop, ...] | None = None
-    methods: dict[str, tuple[Hop, ...]] = field(default_factory=dict)
-    everywhere: list[tuple[int, tuple[Hop, ...]]] = field(default_factory=list)
-    somewhere: list[tuple[int, tuple[Hop, ...]]] = field(default_factory=list)
+    admin: Entry | None = None
+    methods: dict[str, Entry] = field(default_factory=dict)
+    everywhere: list[tuple[int, Entry]] = field(default_factory=list)
+    somewhere: list[tuple[int, Entry]] = field(default_factory=list)
 
-    def add_power(self, power: Power, path: tuple[Hop, ...]) -> None:
-        if power.admin and _better(path, self.admin):
-            self.admin = path
+    def add(self, power: Power, entry: Entry) -> None:
+        """A principal's own power, reached by `entry`."""
+        cost = entry[0]
+        if power.admin and (self.admin is None or cost < self.admin[0]):
+            self.admin = entry
         for title in power.methods:
-            if _better(path, self.methods.get(title)):
-                self.methods[title] = path
-        _add_mask(self.everywhere, power.everywhere, path)
-        _add_mask(self.somewhere, power.somewhere, path)
+            old = self.methods.get(title)
+            if old is None or cost < old[0]:
+                self.methods[title] = entry
+        _add_mask(self.everywhere, power.everywhere, entry)
+        _add_mask(self.somewhere, power.somewhere, entry)
 
-    def add_reps(self, other: _Reps, prefix: tuple[Hop, ...]) -> None:
-        if other.admin is not None and _better(prefix + other.admin, self.admin):
-            self.admin = prefix + other.admin
-        for title, path in other.methods.items():
-            if _better(prefix + path, self.methods.get(title)):
-                self.methods[title] = prefix + path
-        for mask, path in other.everywhere:
-            _add_mask(self.everywhere, mask, prefix + path)
-        for mask, path in other.somewhere:
-            _add_mask(self.somewhere, mask, prefix + path)
+    def merge(self, other: _Reps, prefix: tuple[Hop, ...], via: Edge | None = None, skip: Power | None = None) -> None:
+        """What `other` reaches, seen from behind `prefix`. `via`: `other` is a group's reach and its
+        paths' first hop (the member) is entered by that edge. `skip`: power the receiver already has."""
+        extra_cond = any(h.conditional for h in prefix) or (via is not None and via.conditional)
+        extra_len = len(prefix)
+
+        def cost(c: Cost) -> Cost:
+            return (c[0] or extra_cond, c[1] + extra_len)
+
+        def build(path: tuple[Hop, ...]) -> tuple[Hop, ...]:
+            return (*prefix, _entered(path[0], via), *path[1:]) if via is not None else prefix + path
+
+        if other.admin is not None and not (skip is not None and skip.admin):
+            c = cost(other.admin[0])
+            if self.admin is None or c < self.admin[0]:
+                self.admin = (c, build(other.admin[1]))
+        for title, (c0, path) in other.methods.items():
+            if skip is not None and title in skip.methods:
+                continue
+            c = cost(c0)
+            old = self.methods.get(title)
+            if old is None or c < old[0]:
+                self.methods[title] = (c, build(path))
+        for mine, theirs, had in ((self.everywhere, other.everywhere, 0), (self.somewhere, other.somewhere, 1)):
+            for mask, (c0, path) in theirs:
+                new = mask & ~(skip.everywhere if had == 0 else skip.somewhere) if skip is not None else mask
+                if new:
+                    _add_mask(mine, new, (cost(c0), build(path)))
 
 
-def _cost(path: tuple[Hop, ...]) -> tuple[bool, int]:
-    return any(h.conditional for h in path), len(path)
+def _entered(hop: Hop, via: Edge) -> Hop:
+    conditions = tuple(dict.fromkeys(via.conditions + hop.conditions))
+    return Hop(hop.target, via.how, conditions, via.conditional or hop.conditional)
 
 
-def _better(path: tuple[Hop, ...], old: tuple[Hop, ...] | None) -> bool:
-    return old is None or _cost(path) < _cost(old)
-
-
-def _add_mask(entries: list[tuple[int, tuple[Hop, ...]]], mask: int, path: tuple[Hop, ...]) -> None:
+def _add_mask(entries: list[tuple[int, Entry]], mask: int, entry: Entry) -> None:
     """Keep a path for every bit, preferring better paths; entries whose bits are all covered by better
     ones are dropped, so the list stays as short as the distinct sources of sensitive access."""
     if not mask:
         return
+    cost = entry[0]
     covered = 0
-    for m, p in entries:
-        if not _better(path, p):
+    for m, (c, _) in entries:
+        if c <= cost:
             covered |= m
     if not mask & ~covered:
         return
     kept = []
-    for m, p in entries:
-        rest = m & ~mask if _better(path, p) else m
+    for m, e in entries:
+        rest = m & ~mask if cost < e[0] else m
         if rest:
-            kept.append((rest, p))
-    kept.append((mask & ~covered, path))
+            kept.append((rest, e))
+    kept.append((mask & ~covered, entry))
     entries[:] = kept
 
 
@@ -349,13 +372,16 @@ class PrincipalGraph:
         self._service_sets: dict[str, dict[str, TrustEntry]] = {
             service: {e.role: e for e in entries} for service, entries in self.trust.by_service.items()
         }
+        # A trust of "*" admits a caller of any account whose own grant allows it, as its root's does.
         self._root_sets: dict[str, dict[str, TrustEntry]] = {
-            account: {e.role: e for e in entries} for account, entries in self.trust.by_account.items()
+            account: {e.role: e for e in (*self.trust.wildcard, *entries)}
+            for account, entries in self.trust.by_account.items()
         }
         self._power: dict[str, Power] = {}
         self._edges: dict[str, tuple[tuple[Edge, ...], tuple[Unknown, ...]]] = {}
         self._members: dict[TargetGroup, tuple[TrustEntry, ...]] = {}
         self._reach_of: dict[str | TargetGroup, _Reps] = {}
+        self._in_progress: set[str | TargetGroup] = set()
         self._by_policy: dict[str, list[str]] | None = None
         self._roles_of_account: dict[str, list[str]] = {}
 
@@ -397,19 +423,18 @@ class PrincipalGraph:
     def _assume_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
         account = _account_of(arn)
         grants = [s for s in scopes(permissions, "sts:AssumeRole") if not s.grant.delegation]
-        named = [(e, "its trust policy names this principal") for e in self.trust.by_principal.get(arn, ())]
-        named += [(e, "its trust policy admits every principal") for e in self.trust.wildcard]
-        for entry, why in named:
+        for entry in self.trust.by_principal.get(arn, ()):
             if entry.role == arn:
                 continue
-            if _account_of(entry.role) == account:
-                edges.append(_edge(arn, ASSUME, f"sts:AssumeRole ({why})", None, entry, target=entry.role))
+            how = "sts:AssumeRole (its trust policy names this principal)"
+            if _account_of(entry.role) == account:  # the trust alone admits a caller it names
+                edges.append(_edge(arn, ASSUME, how, None, entry, target=entry.role))
                 continue
             for scope in grants:  # another account's role: the caller's own grant must allow it too
                 if scope.matches(entry.role):
-                    edges.append(_edge(arn, ASSUME, f"sts:AssumeRole ({why})", scope, entry, target=entry.role))
+                    edges.append(_edge(arn, ASSUME, how, scope, entry, target=entry.role))
                     break
-        how = "sts:AssumeRole (its trust policy admits this account)"
+        how = "sts:AssumeRole (its trust policy admits this account or every principal)"
         roots = self._root_sets.get(account, {})
         for scope in grants:
             if scope.everywhere:
@@ -420,7 +445,7 @@ class PrincipalGraph:
                 continue
             for pattern in scope.includes:
                 if _literal(pattern):
-                    entry = roots.get(pattern)
+                    entry = roots.get(pattern) or next((e for e in self.trust.wildcard if e.role == pattern), None)
                     if entry is not None and entry.role != arn and scope.matches(pattern):
                         edges.append(_edge(arn, ASSUME, how, scope, entry, target=entry.role))
                     elif pattern not in self.principals and _is_role_arn(pattern) and _account_of(pattern) == account:
@@ -553,7 +578,9 @@ class PrincipalGraph:
             if group.kind == "service":
                 entries = self.trust.by_service.get(group.key, [])
             elif group.kind == "account":
-                entries = self.trust.by_account.get(group.key, [])
+                entries = list(
+                    {e.role: e for e in (*self.trust.wildcard, *self.trust.by_account.get(group.key, []))}.values()
+                )
             else:
                 entries = [TrustEntry(a, (), False) for a in self._sorted_roles(group.key)]
             found = self._members[group] = tuple(_matching(entries, group))
@@ -574,20 +601,20 @@ class PrincipalGraph:
             if edge.kind not in wanted or (launcher is not None and edge.launcher != launcher):
                 continue
             if edge.group is not None:
-                reps = self._reach(edge.group)
-                gained.add_reps(_lead_with(reps, edge), ())
+                gained.merge(self._reach(edge.group), (), via=edge, skip=mine)
             elif edge.target is not None:
                 hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
-                gained.add_reps(self._reach(edge.target), (hop,))
-        return _paths(arn, mine, gained, self)
+                gained.merge(self._reach(edge.target), (hop,), skip=mine)
+        return _paths(arn, gained, self)
 
     def _reach(self, start: str | TargetGroup) -> _Reps:
         """Everything reachable from a principal (itself included) or a group's members, by the best
-        path to each power. Breadth first with a visited set (cycles end); a start already computed
-        is merged, not walked again."""
+        path to each power. Breadth first with a visited set (cycles end); a group or principal whose
+        reach is already known is merged, not walked again, and a group is computed once for all."""
         found = self._reach_of.get(start)
         if found is not None:
             return found
+        self._in_progress.add(start)
         reps = _Reps()
         visited: set[str | TargetGroup] = {start}
         queue: deque[tuple[str, tuple[Hop, ...]]] = deque()
@@ -599,31 +626,36 @@ class PrincipalGraph:
             queue.append((start, ()))
         while queue:
             node, path = queue.popleft()
-            reps.add_power(self.power(node), path)
+            reps.add(self.power(node), ((any(h.conditional for h in path), len(path)), path))
             for edge in self.edges_from(node):
                 if edge.kind not in BECOME:
                     continue
                 if edge.group is not None:
-                    done = self._reach_of.get(edge.group)
-                    if done is not None:
-                        reps.add_reps(_lead_with(done, edge), path)
-                        continue
-                    if edge.group in visited:
-                        continue
-                    visited.add(edge.group)
-                    for entry in self.members(edge.group):
-                        if entry.role not in visited:
-                            visited.add(entry.role)
-                            hop = _member_hop(edge, entry)
-                            queue.append((entry.role, (*path, hop)))
+                    if edge.group not in self._in_progress:
+                        reps.merge(self._reach(edge.group), path, via=edge)
+                    elif edge.group not in visited:  # a cycle through this group: walk it here
+                        visited.add(edge.group)
+                        for entry in self.members(edge.group):
+                            if entry.role not in visited:
+                                visited.add(entry.role)
+                                queue.append(
+                                    (
+                                        entry.role,
+                                        (
+                                            *path,
+                                            _entered(Hop(entry.role, "", entry.conditions, entry.conditional), edge),
+                                        ),
+                                    )
+                                )
                 elif edge.target is not None:
                     hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
                     done = self._reach_of.get(edge.target)
                     if done is not None:
-                        reps.add_reps(done, (*path, hop))
+                        reps.merge(done, (*path, hop))
                     elif edge.target not in visited:
                         visited.add(edge.target)
                         queue.append((edge.target, (*path, hop)))
+        self._in_progress.discard(start)
         self._reach_of[start] = reps
         return reps
 
@@ -649,28 +681,6 @@ def _edge(
         conditions += entry.conditions
         conditional = conditional or entry.conditional
     return Edge(source, kind, how, conditions, conditional, target, group, launcher)
-
-
-def _member_hop(edge: Edge, entry: TrustEntry) -> Hop:
-    conditions = tuple(dict.fromkeys(edge.conditions + entry.conditions))
-    return Hop(entry.role, edge.how, conditions, edge.conditional or entry.conditional)
-
-
-def _lead_with(reps: _Reps, edge: Edge) -> _Reps:
-    """A group's reach seen through an edge: its first hop (the member) gets the edge's action and
-    conditions."""
-    out = _Reps()
-
-    def lead(path: tuple[Hop, ...]) -> tuple[Hop, ...]:
-        first = path[0]
-        conditions = tuple(dict.fromkeys(edge.conditions + first.conditions))
-        return (Hop(first.target, edge.how, conditions, edge.conditional or first.conditional), *path[1:])
-
-    out.admin = None if reps.admin is None else lead(reps.admin)
-    out.methods = {t: lead(p) for t, p in reps.methods.items()}
-    out.everywhere = [(m, lead(p)) for m, p in reps.everywhere]
-    out.somewhere = [(m, lead(p)) for m, p in reps.somewhere]
-    return out
 
 
 def _matching(entries: Iterable[TrustEntry], group: TargetGroup) -> list[TrustEntry]:
@@ -704,22 +714,18 @@ def _holds(permissions: Permissions, actions: Sequence[str]) -> bool:
     return True
 
 
-def _paths(source: str, mine: Power, gained: _Reps, graph: PrincipalGraph) -> list[Path]:
+def _paths(source: str, gained: _Reps, graph: PrincipalGraph) -> list[Path]:
+    """`gained` holds only what the source lacks (merged with skip=its power)."""
     cat = catalogue()
     out: list[Path] = []
     if gained.admin is not None:
-        out.append(Path(source, gained.admin, Reach(3, "administrator access")))
+        out.append(Path(source, gained.admin[1], Reach(3, "administrator access")))
     for title in sorted(gained.methods):
-        if title not in mine.methods:
-            out.append(Path(source, gained.methods[title], Reach(2, f"privilege escalation via {title}")))
-    for mask, path in gained.everywhere:
-        new = mask & ~mine.everywhere
-        if new:
-            out.append(Path(source, path, Reach(1, f"{_names(cat, new)} on every resource")))
-    for mask, path in gained.somewhere:
-        new = mask & ~mine.somewhere
-        if new:
-            out.append(Path(source, path, Reach(0, f"{_names(cat, new)} on the resources its policies name")))
+        out.append(Path(source, gained.methods[title][1], Reach(2, f"privilege escalation via {title}")))
+    for mask, (_, path) in gained.everywhere:
+        out.append(Path(source, path, Reach(1, f"{_names(cat, mask)} on every resource")))
+    for mask, (_, path) in gained.somewhere:
+        out.append(Path(source, path, Reach(0, f"{_names(cat, mask)} on the resources its policies name")))
     out.sort(key=lambda p: (-p.reach.rank, p.conditional, len(p.hops), p.reach.what, p.describe(graph.name_of)))
     return out
 
