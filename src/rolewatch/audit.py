@@ -305,7 +305,7 @@ def audit_roles(
     )
 
 
-def related_role_arns(roles: Iterable[RoleSnapshot]) -> set[str]:
+def related_role_arns(roles: Iterable[RoleSnapshot], now: datetime) -> set[str]:
     """Role ARNs the roles name literally in iam:PassRole, sts:AssumeRole or iam:UpdateAssumeRolePolicy
     Resources and that are not among them: what an audit of only these roles should read as context."""
     shared: _Recent[tuple[object, ...], Permissions] = _Recent(SHARED_PERMISSIONS)
@@ -313,7 +313,7 @@ def related_role_arns(roles: Iterable[RoleSnapshot]) -> set[str]:
     own = {r.arn for r in listed}
     out: set[str] = set()
     for role in listed:
-        out |= named_role_arns(_Prepared(role, shared).permissions)
+        out |= named_role_arns(_Prepared(role, shared, now).permissions)
     return out - own
 
 

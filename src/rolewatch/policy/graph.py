@@ -36,10 +36,10 @@ from datetime import datetime
 
 from rolewatch.model import RoleSnapshot
 from rolewatch.policy.catalogue import ActionCatalogue, catalogue
-from rolewatch.policy.conditions import ConditionClass, classify
+from rolewatch.policy.conditions import ConditionClass, classify, time_state
 from rolewatch.policy.document import Condition, PolicyDocument
 from rolewatch.policy.globs import glob_match
-from rolewatch.policy.permissions import Grant, Permissions, format_conditions
+from rolewatch.policy.permissions import Permissions, Scope, format_conditions
 
 ASSUME = "assume"
 PASS_ROLE = "pass-role"
@@ -203,7 +203,7 @@ def build_trust_index(trust: Mapping[str, PolicyDocument], now: datetime) -> Tru
 def _trust_conditions(
     conditions: tuple[Condition, ...], now: datetime
 ) -> Callable[..., tuple[tuple[str, ...], bool]] | None:
-    classes = [(c, classify(c, now)) for c in conditions]
+    classes = [(c, cls if (cls := classify(c)) is not ConditionClass.TIME else time_state(c, now)) for c in conditions]
     if any(cls is ConditionClass.TIME_CLOSED for _, cls in classes):
         return None
 
@@ -213,35 +213,6 @@ def _trust_conditions(
         return text, any(cls is ConditionClass.RESTRICTING for _, cls in kept)
 
     return decided
-
-
-@dataclass(frozen=True)
-class _Scope:
-    """Where one grant allows an action. Stand-in for permissions.Scope until the engine provides it."""
-
-    everywhere: bool
-    includes: tuple[str, ...]
-    excludes: tuple[str, ...]
-    grant: Grant
-    conditional: bool
-
-    def matches(self, arn: str) -> bool:
-        if any(glob_match(p, arn) for p in self.excludes):
-            return False
-        return self.everywhere or any(glob_match(p, arn) for p in self.includes)
-
-
-def scopes(permissions: Permissions, action: str) -> list[_Scope]:
-    bit = permissions.catalogue.expand(action)
-    out = []
-    for lg in permissions.grants_for(bit):
-        g = lg.grant
-        everywhere = g.unrestricted or "*" in g.resources
-        if g.not_resource:
-            out.append(_Scope(True, (), g.resources, g, g.conditional))
-        else:
-            out.append(_Scope(everywhere, () if everywhere else g.resources, (), g, g.conditional))
-    return out
 
 
 def _literal(pattern: str) -> bool:
@@ -263,7 +234,7 @@ def named_role_arns(permissions: Permissions) -> set[str]:
     event audit reads besides its targets to judge what passing or assuming them gives."""
     out: set[str] = set()
     for action in ("iam:PassRole", "sts:AssumeRole", "iam:UpdateAssumeRolePolicy"):
-        for scope in scopes(permissions, action):
+        for scope in permissions.scopes(action):
             out.update(p for p in scope.includes if _literal(p) and _is_role_arn(p))
     return out
 
@@ -422,7 +393,7 @@ class PrincipalGraph:
 
     def _assume_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
         account = _account_of(arn)
-        grants = [s for s in scopes(permissions, "sts:AssumeRole") if not s.grant.delegation]
+        grants = [s for s in permissions.scopes("sts:AssumeRole") if not s.grant.delegation]
         for entry in self.trust.by_principal.get(arn, ()):
             if entry.role == arn:
                 continue
@@ -457,7 +428,7 @@ class PrincipalGraph:
                         unknowns.append(Unknown(arn, ASSUME, None, _unknown_pattern("sts:AssumeRole", pattern)))
 
     def _pass_role_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
-        passes = [s for s in scopes(permissions, "iam:PassRole") if not s.grant.delegation]
+        passes = [s for s in permissions.scopes("iam:PassRole") if not s.grant.delegation]
         if not passes:
             return
         for launcher in self._launchers:
@@ -475,7 +446,7 @@ class PrincipalGraph:
     def _scope_edges(
         self,
         arn: str,
-        scope: _Scope,
+        scope: Scope,
         *,
         service: str,
         how: str,
@@ -510,7 +481,7 @@ class PrincipalGraph:
     ) -> None:
         account = _account_of(arn)
         how = "iam:UpdateAssumeRolePolicy (rewrites its trust policy to admit this principal)"
-        for scope in scopes(permissions, "iam:UpdateAssumeRolePolicy"):
+        for scope in permissions.scopes("iam:UpdateAssumeRolePolicy"):
             if scope.grant.delegation:
                 continue
             if scope.everywhere:
@@ -530,7 +501,7 @@ class PrincipalGraph:
         """Roles (other than the caller) whose policies the caller may change, named one by one."""
         account = _account_of(arn)
         for action in _ROLE_WRITES:
-            for scope in scopes(permissions, action):
+            for scope in permissions.scopes(action):
                 if scope.grant.delegation or scope.everywhere:
                     continue  # on every role: the escalation method itself says it
                 for pattern in scope.includes:
@@ -542,7 +513,7 @@ class PrincipalGraph:
                     edges.extend(_edge(arn, MODIFY, action, scope, None, target=t) for t in targets if t != arn)
         by_policy = self._roles_by_policy()
         for action in _POLICY_WRITES:
-            for scope in scopes(permissions, action):
+            for scope in permissions.scopes(action):
                 if scope.grant.delegation or scope.everywhere:
                     continue
                 for pattern in scope.includes:
@@ -664,7 +635,7 @@ def _edge(
     source: str,
     kind: str,
     how: str,
-    scope: _Scope | None,
+    scope: Scope | None,
     entry: TrustEntry | None,
     *,
     target: str | None = None,

@@ -33,7 +33,7 @@ from importlib import resources
 from rolewatch.model import Finding, Severity
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.globs import glob_match
-from rolewatch.policy.graph import ASSUME, PASS_ROLE, Launcher, Path, Power, PrincipalGraph, scopes
+from rolewatch.policy.graph import ASSUME, PASS_ROLE, Launcher, Path, Power, PrincipalGraph
 from rolewatch.policy.permissions import Permissions, format_conditions
 from rolewatch.rules.permission_rules import (
     CREDENTIALS_HANDLED_ELSEWHERE,
@@ -406,7 +406,7 @@ def boundary_escape(ctx: RuleContext) -> _Way | None:
     boundary = ctx.role.permissions_boundary
     if bounded.boundary is None or boundary is None:
         return None
-    exceeds = Permissions(ctx.policies).allowed & ~bounded.allowed
+    exceeds = Permissions(ctx.policies, None, ctx.now, bounded.principal).allowed & ~bounded.allowed
     if not exceeds:
         return None
     ways: list[tuple[str, bool, str]] = []  # (action, conditional, statement)
@@ -436,7 +436,7 @@ def boundary_escape(ctx: RuleContext) -> _Way | None:
 
 def _own_scopes(permissions: Permissions, action: str, arn: str) -> list[tuple[str, bool, str]]:
     out = []
-    for scope in scopes(permissions, action):
+    for scope in permissions.scopes(action):
         if scope.grant.delegation or not scope.matches(arn):
             continue  # pinned by iam:PermissionsBoundary to a boundary of the grantor's choosing
         where = scope.grant.location
