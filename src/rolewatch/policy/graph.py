@@ -46,6 +46,9 @@ PASS_ROLE = "pass-role"
 UPDATE_TRUST = "update-trust"
 MODIFY = "modify"
 BECOME = frozenset({ASSUME, PASS_ROLE, UPDATE_TRUST})
+# What a principal reaches is computed once and reused; beyond this many nested computations (a long
+# chain) the chain is walked instead, so the recursion stays shallow.
+MAX_NESTED_REACH = 64
 
 # Conditions of a service's trust that the caller meets by launching in its own account.
 _SERVICE_TRUST_SATISFIED = {"aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths"}
@@ -273,8 +276,14 @@ class _Reps:
         def cost(c: Cost) -> Cost:
             return (c[0] or extra_cond, c[1] + extra_len)
 
+        built: dict[int, tuple[Hop, ...]] = {}  # paths are shared by many entries: each is built once
+
         def build(path: tuple[Hop, ...]) -> tuple[Hop, ...]:
-            return (*prefix, _entered(path[0], via), *path[1:]) if via is not None else prefix + path
+            found = built.get(id(path))
+            if found is None:
+                found = (*prefix, _entered(path[0], via), *path[1:]) if via is not None else prefix + path
+                built[id(path)] = found
+            return found
 
         if other.admin is not None and not (skip is not None and skip.admin):
             c = cost(other.admin[0])
@@ -353,6 +362,9 @@ class PrincipalGraph:
         self._members: dict[TargetGroup, tuple[TrustEntry, ...]] = {}
         self._reach_of: dict[str | TargetGroup, _Reps] = {}
         self._in_progress: set[str | TargetGroup] = set()
+        self._partial: dict[
+            str | TargetGroup, tuple[_Reps, list[tuple[str | TargetGroup, tuple[Hop, ...], Edge | None]]]
+        ] = {}
         self._by_policy: dict[str, list[str]] | None = None
         self._roles_of_account: dict[str, list[str]] = {}
 
@@ -579,14 +591,24 @@ class PrincipalGraph:
         return _paths(arn, gained, self)
 
     def _reach(self, start: str | TargetGroup) -> _Reps:
+        return self._reach_with_dependencies(start)[0]
+
+    def _reach_with_dependencies(self, start: str | TargetGroup) -> tuple[_Reps, frozenset[str | TargetGroup]]:
         """Everything reachable from a principal (itself included) or a group's members, by the best
-        path to each power. Breadth first with a visited set (cycles end); a group or principal whose
-        reach is already known is merged, not walked again, and a group is computed once for all."""
+        path to each power, and the computations still under way it had to leave out. Breadth first
+        with a visited set; what another principal or group reaches is computed once and merged
+        wherever it is reached. Inside a cycle, a start being computed further up is left out and
+        noted with the path to it; once that start is finished, the partial result is completed with
+        it (each result is computed once). A long chain is walked instead of nested."""
         found = self._reach_of.get(start)
         if found is not None:
-            return found
+            return found, frozenset()
+        if start in self._partial:
+            return self._complete(start)
         self._in_progress.add(start)
         reps = _Reps()
+        pending: list[tuple[str | TargetGroup, tuple[Hop, ...], Edge | None]] = []
+        skipped: set[str | TargetGroup] = set()
         visited: set[str | TargetGroup] = {start}
         queue: deque[tuple[str, tuple[Hop, ...]]] = deque()
         if isinstance(start, TargetGroup):
@@ -601,34 +623,53 @@ class PrincipalGraph:
             for edge in self.edges_from(node):
                 if edge.kind not in BECOME:
                     continue
-                if edge.group is not None:
-                    if edge.group not in self._in_progress:
-                        reps.merge(self._reach(edge.group), path, via=edge)
-                    elif edge.group not in visited:  # a cycle through this group: walk it here
-                        visited.add(edge.group)
-                        for entry in self.members(edge.group):
-                            if entry.role not in visited:
-                                visited.add(entry.role)
-                                queue.append(
-                                    (
-                                        entry.role,
-                                        (
-                                            *path,
-                                            _entered(Hop(entry.role, "", entry.conditions, entry.conditional), edge),
-                                        ),
-                                    )
-                                )
-                elif edge.target is not None:
-                    hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
-                    done = self._reach_of.get(edge.target)
-                    if done is not None:
-                        reps.merge(done, (*path, hop))
-                    elif edge.target not in visited:
-                        visited.add(edge.target)
-                        queue.append((edge.target, (*path, hop)))
+                target: str | TargetGroup | None = edge.group if edge.group is not None else edge.target
+                if target is None or target in visited:
+                    continue  # reached already, by a path at least as short
+                visited.add(target)
+                hop = (
+                    None
+                    if edge.group is not None
+                    else Hop(edge.target or "", edge.how, edge.conditions, edge.conditional)
+                )
+                prefix = path if hop is None else (*path, hop)
+                via = edge if hop is None else None
+                if target in self._in_progress:
+                    pending.append((target, prefix, via))  # being computed further up
+                    skipped.add(target)
+                elif isinstance(target, str) and len(self._in_progress) > MAX_NESTED_REACH:
+                    queue.append((target, prefix))
+                else:
+                    theirs, their_skips = self._reach_with_dependencies(target)
+                    reps.merge(theirs, prefix, via=via)
+                    if their_skips:
+                        pending.append((target, prefix, via))
+                        skipped |= their_skips
+        self._in_progress.discard(start)
+        skipped.discard(start)
+        pending = [p for p in pending if p[0] != start]
+        if not pending:
+            self._reach_of[start] = reps
+            return reps, frozenset()
+        self._partial[start] = (reps, pending)
+        return reps, frozenset(skipped)
+
+    def _complete(self, start: str | TargetGroup) -> tuple[_Reps, frozenset[str | TargetGroup]]:
+        """A partial result, completed with what it left out once those computations have finished."""
+        partial, pending = self._partial[start]
+        waiting = frozenset(t for t, _, _ in pending if t in self._in_progress)
+        if waiting:
+            return partial, waiting
+        del self._partial[start]
+        self._in_progress.add(start)  # a cycle back to it while completing: already covered
+        reps = _Reps()
+        reps.merge(partial, ())
+        for target, prefix, via in pending:
+            theirs, _ = self._reach_with_dependencies(target)
+            reps.merge(theirs, prefix, via=via)
         self._in_progress.discard(start)
         self._reach_of[start] = reps
-        return reps
+        return reps, frozenset()
 
 
 def _edge(
