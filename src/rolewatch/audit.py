@@ -23,8 +23,8 @@ from rolewatch.policy.globs import glob_match
 from rolewatch.policy.graph import PrincipalGraph, named_role_arns
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
-from rolewatch.rules.privilege_escalation import launchers, power_of
-from rolewatch.rules.registry import AccountView, RuleContext, registered_rules
+from rolewatch.rules.privilege_escalation import CROSS_ROLE_RULES, launchers, power_of
+from rolewatch.rules.registry import AccountView, RuleContext, RuleFunction, registered_rules
 
 
 def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
@@ -235,7 +235,6 @@ def audit_roles(
     Resource's targets are known. `context`: roles the cross-role analysis may look at (what passing
     or assuming them gives) that are not audited themselves."""
     baseline = baseline or load_baseline()
-    today = now.date()
     selected = registered_rules()
     if rules is not None:
         wanted = set(rules)
@@ -279,21 +278,23 @@ def audit_roles(
 
     findings: list[Finding] = []
     errors: list[AuditError] = []
+    # Cross-role rules need what other principals can do: for a role that can become another (or whose
+    # targets are unknown) they run once every role has been seen by the graph, so no role's
+    # permissions are computed twice for the graph's sake; only those roles are prepared again.
+    deferred: list[RoleSnapshot] = []
     for role in audited:
         p = _Prepared(role, shared, now)
         by_arn.remember(role.arn, p.permissions)
         errors.extend(p.errors)
-        services = trusted_services(p.trust)
-        profile = baseline.profile_for(p.role, services)
-        ctx = RuleContext(p.role, p.permissions, p.policies, p.trust, baseline, profile, account, now)
-        for rule_id, fn in selected.items():
-            try:
-                produced = list(fn(ctx))
-            except Exception as exc:  # a crashing rule is reported, never a dead run
-                errors.append(AuditError(p.role.arn, f"rule:{rule_id}", f"rule failed: {type(exc).__name__}: {exc}"))
-                continue
-            if produced:
-                findings.extend(apply_suppressions(produced, p.role, baseline, today))
+        later = account.graph.observe(role.arn, p.permissions)
+        if later:
+            deferred.append(role)
+        run = {k: v for k, v in selected.items() if k not in CROSS_ROLE_RULES} if later else selected
+        findings.extend(_run_rules(p, run, baseline=baseline, account=account, now=now, errors=errors))
+    cross_role = {k: v for k, v in selected.items() if k in CROSS_ROLE_RULES}
+    for role in deferred if cross_role else ():
+        again = _Prepared(role, shared, now)
+        findings.extend(_run_rules(again, cross_role, baseline=baseline, account=account, now=now, errors=errors))
 
     rank = {severity: severity.rank for severity in Severity}
     findings.sort(key=lambda f: (-rank[f.severity], f.resource, f.rule, f.actions))
@@ -303,6 +304,30 @@ def audit_roles(
         roles_audited=len(audited),
         roles_skipped=skipped,
     )
+
+
+def _run_rules(
+    p: _Prepared,
+    selected: dict[str, RuleFunction],
+    *,
+    baseline: Baseline,
+    account: AccountView,
+    now: datetime,
+    errors: list[AuditError],
+) -> list[Finding]:
+    services = trusted_services(p.trust)
+    profile = baseline.profile_for(p.role, services)
+    ctx = RuleContext(p.role, p.permissions, p.policies, p.trust, baseline, profile, account, now)
+    out: list[Finding] = []
+    for rule_id, fn in selected.items():
+        try:
+            produced = list(fn(ctx))
+        except Exception as exc:  # a crashing rule is reported, never a dead run
+            errors.append(AuditError(p.role.arn, f"rule:{rule_id}", f"rule failed: {type(exc).__name__}: {exc}"))
+            continue
+        if produced:
+            out.extend(apply_suppressions(produced, p.role, baseline, now.date()))
+    return out
 
 
 def related_role_arns(roles: Iterable[RoleSnapshot], now: datetime) -> set[str]:

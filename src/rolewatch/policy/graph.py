@@ -367,6 +367,10 @@ class PrincipalGraph:
         ] = {}
         self._by_policy: dict[str, list[str]] | None = None
         self._roles_of_account: dict[str, list[str]] = {}
+        cat = catalogue()
+        self._edge_mask = cat.mask_of(
+            ("sts:AssumeRole", "iam:PassRole", "iam:UpdateAssumeRolePolicy", *_ROLE_WRITES, *_POLICY_WRITES)
+        )
 
     # -- nodes -------------------------------------------------------------------------------------
 
@@ -389,13 +393,26 @@ class PrincipalGraph:
     def unknown_from(self, arn: str) -> tuple[Unknown, ...]:
         return self._edges_and_unknowns(arn)[1]
 
-    def _edges_and_unknowns(self, arn: str) -> tuple[tuple[Edge, ...], tuple[Unknown, ...]]:
+    def observe(self, arn: str, permissions: Permissions) -> bool:
+        """Record a principal's power and edges from permissions the caller has at hand (the engine
+        computes every audited role's once). Returns whether questions about it need other principals:
+        it can become another, or its targets are unknown."""
+        if arn not in self._power:
+            self._power[arn] = self._power_of(permissions)
+        edges, unknowns = self._edges_and_unknowns(arn, permissions)
+        return bool(unknowns) or any(e.kind in BECOME for e in edges)
+
+    def _edges_and_unknowns(
+        self, arn: str, permissions: Permissions | None = None
+    ) -> tuple[tuple[Edge, ...], tuple[Unknown, ...]]:
         found = self._edges.get(arn)
         if found is None:
             edges: list[Edge] = []
             unknowns: list[Unknown] = []
-            permissions = self.permissions.get(arn)
-            if permissions is not None:
+            if permissions is None:
+                permissions = self.permissions.get(arn)
+            named = arn in self.trust.by_principal
+            if permissions is not None and (named or permissions.allowed & self._edge_mask):
                 self._assume_edges(arn, permissions, edges, unknowns)
                 self._pass_role_edges(arn, permissions, edges, unknowns)
                 self._update_trust_edges(arn, permissions, edges, unknowns)
@@ -738,7 +755,7 @@ def _paths(source: str, gained: _Reps, graph: PrincipalGraph) -> list[Path]:
         out.append(Path(source, path, Reach(1, f"{_names(cat, mask)} on every resource")))
     for mask, (_, path) in gained.somewhere:
         out.append(Path(source, path, Reach(0, f"{_names(cat, mask)} on the resources its policies name")))
-    out.sort(key=lambda p: (-p.reach.rank, p.conditional, len(p.hops), p.reach.what, p.describe(graph.name_of)))
+    out.sort(key=lambda p: (-p.reach.rank, p.conditional, len(p.hops), p.reach.what, [h.target for h in p.hops]))
     return out
 
 

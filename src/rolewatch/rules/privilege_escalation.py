@@ -47,6 +47,8 @@ from rolewatch.rules.registry import RuleContext, rule
 SOURCE_ORDER = ("CS", "PR", "PA", "PM", "PF", "PACU", "IV")
 UNRESTRICTED_ONLY = {"sts:assumerole"}
 MAX_PATHS_SHOWN = 3
+# The rules that ask the principal graph about other principals (the engine runs them last).
+CROSS_ROLE_RULES = frozenset({"privilege-escalation", "role-chain-escalation"})
 # Actions a method uses to become another principal: the graph judges those methods by what is gained.
 BECOMING = {"iam:passrole", "sts:assumerole"}
 # Where a method's passed role ends up: service prefix -> service principals PassRole must allow.
