@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rolewatch.analyzer.translate import skipped_finding
-from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
+from rolewatch.audit import LiveCheck, audit_roles, related_role_arns, run_live_checks
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
 from rolewatch.delta import (
@@ -299,7 +299,8 @@ class EventAuditService:
             else:
                 snapshots[name] = snapshot
         now = self.clock()
-        result = audit_roles(snapshots.values(), self.baseline, now=now)
+        context = read_named_roles(self.clients, snapshots.values(), now)
+        result = audit_roles(snapshots.values(), self.baseline, now=now, context=context)
         result = self._with_live_checks(result, snapshots.values(), now)
         reader = _DeltaReader(self.clients, request, snapshots, targets)
         deltas = reader.deltas()
@@ -360,6 +361,31 @@ class EventAuditService:
             extra={"message_id": delivered.message_id, "overflow_key": delivered.overflow_key},
         )
         return delivered
+
+
+MAX_NAMED_ROLES = 20  # roles read besides the targets, to judge what passing or assuming them gives
+NAMED_ROLE_DEPTH = 2  # a named role's own named roles are read too, once
+
+
+def read_named_roles(clients: AwsClients, roles: Iterable[RoleSnapshot], now: datetime) -> list[RoleSnapshot]:
+    """The roles of the targets' account that their iam:PassRole / sts:AssumeRole Resources name by
+    literal ARN, each read once (not the whole account: a wildcard Resource stays undecided and the
+    finding says so). Roles that cannot be read are left out; the finding then says they are unknown."""
+    known = {r.arn: r for r in roles}
+    accounts = {r.account_id for r in known.values()}
+    read: dict[str, RoleSnapshot | None] = {}
+    level = list(known.values())
+    for _ in range(NAMED_ROLE_DEPTH):
+        wanted = sorted(a for a in related_role_arns(level, now) if a not in known and a not in read)
+        wanted = [a for a in wanted if a.split(":")[4] in accounts][: MAX_NAMED_ROLES - len(read)]
+        level = []
+        for arn in wanted:
+            snapshot = read[arn] = read_role(clients, arn.rsplit("/", 1)[-1], include_instances=False)
+            if snapshot is not None and snapshot.arn == arn:
+                level.append(snapshot)
+        if not level:
+            break
+    return [r for r in read.values() if r is not None]
 
 
 def _safe_key(text: str) -> str:
