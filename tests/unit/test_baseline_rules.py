@@ -589,3 +589,22 @@ def test_a_users_baseline_names_the_buckets_the_corrected_policy_is_scoped_to() 
             }
         ],
     }
+
+
+def test_several_aws_managed_policies_make_one_finding_with_one_replacement() -> None:
+    both = role(
+        "auditor",
+        trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}),
+        managed_policies=(managed("ReadOnlyAccess"), managed("AmazonS3ReadOnlyAccess")),
+    )
+
+    findings = audit(both, rules=["baseline-aws-managed-policy"])
+
+    assert len(findings) == 1
+    [finding] = findings
+    assert finding.evidence[1:] == (
+        "policy=arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        "policy=arn:aws:iam::aws:policy/ReadOnlyAccess",
+    )
+    detaches = [c for c in finding.remediation.cli if "detach-role-policy" in c]
+    assert len(detaches) == 2

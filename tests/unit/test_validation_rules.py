@@ -28,7 +28,7 @@ def test_aws_managed_policies_are_not_validated():
 
 def test_resource_that_no_action_can_use():
     [f] = only("policy-resource-mismatch", policy(allow("s3:GetObject", "arn:aws:s3:::bucket")))
-    assert "Statement[0].Resource[0]: arn:aws:s3:::bucket" in f.evidence
+    assert "inline-0 Statement[0].Resource[0]: arn:aws:s3:::bucket" in f.evidence
 
 
 def test_matching_resource_is_clean():
@@ -43,12 +43,12 @@ def test_matching_resource_is_clean():
 
 def test_redundant_statement():
     [f] = only("policy-redundant-statement", policy(allow("s3:*"), allow("s3:GetObject", "arn:aws:s3:::b/*")))
-    assert f.evidence == ("Statement[1] is covered by Statement[0]",)
+    assert f.evidence == ("inline-0: Statement[1] is covered by Statement[0]",)
 
 
 def test_duplicate_statements_reported_once():
     [f] = only("policy-redundant-statement", policy(allow("sqs:SendMessage"), allow("sqs:SendMessage")))
-    assert f.evidence == ("Statement[1] is covered by Statement[0]",)
+    assert f.evidence == ("inline-0: Statement[1] is covered by Statement[0]",)
 
 
 def test_distinct_statements_are_clean():
@@ -68,3 +68,16 @@ def test_allow_cancelled_by_deny():
 
 def test_partial_deny_is_not_a_contradiction():
     assert only("policy-contradictory-statement", policy(allow("iam:*"), deny("iam:Delete*"))) == []
+
+
+def test_one_finding_per_role_names_every_policy_in_a_fixed_order():
+    a = policy(allow("s3:*"), allow("s3:GetObject", "arn:aws:s3:::b/*"))
+    b = policy(allow("sqs:SendMessage"), allow("sqs:SendMessage"))
+    [one] = only("policy-redundant-statement", a, b)
+    assert one.evidence == (
+        "inline-0: Statement[1] is covered by Statement[0]",
+        "inline-1: Statement[1] is covered by Statement[0]",
+    )
+    assert "Policies inline-0, inline-1" in one.detail
+    [unknown] = only("policy-unknown-action", policy(allow("s3:NoSuchThing")), policy(allow("ec2:NorThis")))
+    assert len(unknown.evidence) == 2

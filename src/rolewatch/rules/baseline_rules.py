@@ -106,26 +106,27 @@ def _replacement(ctx: RuleContext, labels: list[str]) -> tuple[dict | None, list
 @rule
 def baseline_forbidden_managed_policy(ctx: RuleContext) -> Iterator[Finding]:
     role, profile = ctx.role, ctx.profile
-    for arn in role.managed_policy_arns:
-        if not _forbids(profile, arn):
-            continue
-        policy = least_privilege_policy(_permissions_of(ctx, [arn]), profile, role)
-        cli = replace_with_policy_cli(role, [arn]) if policy else [detach_policy_cli(role, arn)]
-        summary = f"Detach {_policy_name(arn)} from {role.name}" + (
-            f" and attach {corrected_policy_name(role)}, which keeps only what the {profile.name} profile allows."
-            if policy
-            else "; if the workload needs some of its permissions, grant them in a customer-managed policy."
-        )
-        yield ctx.finding(
-            "baseline-forbidden-managed-policy",
-            f"{role.name} has the managed policy {_policy_name(arn)} attached, which the baseline profile "
-            f"{profile.name!r} forbids.",
-            evidence=(f"profile={profile.name}", f"policy={arn}"),
-            cli=cli,
-            policy=policy,
-            severity=_severity(ctx, "baseline-forbidden-managed-policy"),
-            remediation=summary,
-        )
+    arns = sorted(arn for arn in role.managed_policy_arns if _forbids(profile, arn))
+    if not arns:
+        return
+    names = ", ".join(_policy_name(arn) for arn in arns)
+    policy = least_privilege_policy(_permissions_of(ctx, arns), profile, role)
+    cli = replace_with_policy_cli(role, arns) if policy else [detach_policy_cli(role, arn) for arn in arns]
+    summary = f"Detach {names} from {role.name}" + (
+        f" and attach {corrected_policy_name(role)}, which keeps only what the {profile.name} profile allows."
+        if policy
+        else "; if the workload needs some of their permissions, grant them in a customer-managed policy."
+    )
+    which = "the managed policy" if len(arns) == 1 else f"{len(arns)} managed policies:"
+    yield ctx.finding(
+        "baseline-forbidden-managed-policy",
+        f"{role.name} has {which} {names} attached, which the baseline profile {profile.name!r} forbids.",
+        evidence=(f"profile={profile.name}", *(f"policy={arn}" for arn in arns)),
+        cli=cli,
+        policy=policy,
+        severity=_severity(ctx, "baseline-forbidden-managed-policy"),
+        remediation=summary,
+    )
 
 
 @rule
@@ -320,29 +321,37 @@ def baseline_aws_managed_policy(ctx: RuleContext) -> Iterator[Finding]:
     role, profile = ctx.role, ctx.profile
     if not profile.prefer_customer_managed:
         return
-    for arn in role.managed_policy_arns:
-        if ":iam::aws:policy/" not in arn or _forbids(profile, arn) or profile.accepts_managed_policy(arn):
-            continue  # forbidden ones have their own, stronger finding
-        policy = least_privilege_policy(_permissions_of(ctx, [arn]), profile, role)
-        cli = replace_with_policy_cli(role, [arn])
-        if policy is None:
-            cli = [*fetch_managed_policy_cli(arn), *cli]
-        yield ctx.finding(
-            "baseline-aws-managed-policy",
-            f"{role.name} uses the AWS-managed policy {_policy_name(arn)}; the {profile.name} profile prefers "
-            "customer-managed policies scoped to the workload.",
-            evidence=(f"profile={profile.name}", f"policy={arn}"),
-            cli=cli,
-            policy=policy,
-            severity=_severity(ctx, "baseline-aws-managed-policy"),
-            remediation=(
-                f"Replace {_policy_name(arn)} with {corrected_policy_name(role)}, which keeps only the actions "
-                f"{role.name} uses from it that the {profile.name} profile allows."
-                if policy
-                else f"Write {corrected_policy_name(role)} from the part of {_policy_name(arn)} the workload uses "
-                "(IAM Access Analyzer can generate it from CloudTrail), attach it, and detach the AWS-managed policy."
-            ),
-        )
+    arns = sorted(
+        arn
+        for arn in role.managed_policy_arns
+        # forbidden ones have their own, stronger finding
+        if ":iam::aws:policy/" in arn and not _forbids(profile, arn) and not profile.accepts_managed_policy(arn)
+    )
+    if not arns:
+        return
+    names = ", ".join(_policy_name(arn) for arn in arns)
+    policy = least_privilege_policy(_permissions_of(ctx, arns), profile, role)
+    cli = replace_with_policy_cli(role, arns)
+    if policy is None:
+        cli = [*(c for arn in arns for c in fetch_managed_policy_cli(arn)), *cli]
+    which = "the AWS-managed policy" if len(arns) == 1 else f"{len(arns)} AWS-managed policies:"
+    yield ctx.finding(
+        "baseline-aws-managed-policy",
+        f"{role.name} uses {which} {names}; the {profile.name} profile prefers "
+        "customer-managed policies scoped to the workload.",
+        evidence=(f"profile={profile.name}", *(f"policy={arn}" for arn in arns)),
+        cli=cli,
+        policy=policy,
+        severity=_severity(ctx, "baseline-aws-managed-policy"),
+        remediation=(
+            f"Replace {names} with {corrected_policy_name(role)}, which keeps only the actions "
+            f"{role.name} uses from them that the {profile.name} profile allows."
+            if policy
+            else f"Write {corrected_policy_name(role)} from the part of {names} the workload uses "
+            "(IAM Access Analyzer can generate it from CloudTrail), attach it, and detach the AWS-managed "
+            "policies."
+        ),
+    )
 
 
 @rule

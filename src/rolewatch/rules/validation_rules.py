@@ -23,36 +23,50 @@ def _customer_policies(ctx: RuleContext) -> list[tuple[str, CompiledPolicy]]:
 @rule
 def policy_unknown_action(ctx: RuleContext) -> Iterator[Finding]:
     cat = ctx.permissions.catalogue
-    for label, policy in _customer_policies(ctx):
+    problems: list[str] = []
+    actions: list[str] = []
+    labels: list[str] = []
+    for label, policy in sorted(_customer_policies(ctx), key=lambda lp: lp[0]):
         if not policy.unknown_actions:
             continue
-        problems = []
+        labels.append(label)
         for location, pattern in policy.unknown_actions:
             service = pattern.split(":", 1)[0]
+            actions.append(pattern)
             if "*" not in service and "?" not in service and not cat.is_known_service(service):
-                problems.append(f"{location}: unknown service prefix {service!r} in {pattern!r}")
+                problems.append(f"{label} {location}: unknown service prefix {service!r} in {pattern!r}")
             else:
-                problems.append(f"{location}: {pattern!r} matches no action of the service")
+                problems.append(f"{label} {location}: {pattern!r} matches no action of the service")
+    if problems:
         yield ctx.finding(
             "policy-unknown-action",
-            f"Policy {label} of {ctx.role.name} names {len(problems)} action(s) that do not exist "
+            f"{_policies(labels)} of {ctx.role.name} name {len(problems)} action(s) that do not exist "
             f"(in the {cat.source} catalogue); they grant or deny nothing.",
-            actions=[p for _, p in policy.unknown_actions],
+            actions=actions,
             evidence=problems,
         )
 
 
 @rule
 def policy_resource_mismatch(ctx: RuleContext) -> Iterator[Finding]:
-    for label, policy in _customer_policies(ctx):
-        if not policy.void_resources:
-            continue
+    evidence: list[str] = []
+    labels: list[str] = []
+    for label, policy in sorted(_customer_policies(ctx), key=lambda lp: lp[0]):
+        if policy.void_resources:
+            labels.append(label)
+            evidence += [f"{label} {location}: {pattern}" for location, pattern in policy.void_resources]
+    if evidence:
         yield ctx.finding(
             "policy-resource-mismatch",
-            f"Policy {label} of {ctx.role.name}: {len(policy.void_resources)} Resource value(s) match no "
+            f"{_policies(labels)} of {ctx.role.name}: {len(evidence)} Resource value(s) match no "
             "resource type of their statement's actions, so those grants are void.",
-            evidence=[f"{location}: {pattern}" for location, pattern in policy.void_resources],
+            evidence=evidence,
         )
+
+
+def _policies(labels: list[str]) -> str:
+    """ "Policy X" or "Policies X, Y": one finding per role names every policy it concerns."""
+    return ("Policy " if len(labels) == 1 else "Policies ") + ", ".join(labels)
 
 
 def _covers(outer: Grant, inner: Grant) -> bool:
@@ -95,14 +109,19 @@ def _redundant_statements(policy: CompiledPolicy) -> list[str]:
 
 @rule
 def policy_redundant_statement(ctx: RuleContext) -> Iterator[Finding]:
-    for label, policy in _customer_policies(ctx):
+    evidence: list[str] = []
+    labels: list[str] = []
+    for label, policy in sorted(_customer_policies(ctx), key=lambda lp: lp[0]):
         redundant = _redundant_statements(policy)
         if redundant:
-            yield ctx.finding(
-                "policy-redundant-statement",
-                f"Policy {label} of {ctx.role.name} has {len(redundant)} statement(s) that add nothing.",
-                evidence=redundant,
-            )
+            labels.append(label)
+            evidence += [f"{label}: {r}" for r in redundant]
+    if evidence:
+        yield ctx.finding(
+            "policy-redundant-statement",
+            f"{_policies(labels)} of {ctx.role.name} have {len(evidence)} statement(s) that add nothing.",
+            evidence=evidence,
+        )
 
 
 @rule
@@ -110,7 +129,9 @@ def policy_contradictory_statement(ctx: RuleContext) -> Iterator[Finding]:
     denies = [d for _, p in ctx.policies for d in p.denies]
     if not denies:
         return
-    for label, policy in ctx.policies:
+    evidence: list[str] = []
+    labels: list[str] = []
+    for label, policy in sorted(ctx.policies, key=lambda lp: lp[0]):
         cancelled = []
         for grant in policy.allows:
             remaining = grant.mask
@@ -118,11 +139,14 @@ def policy_contradictory_statement(ctx: RuleContext) -> Iterator[Finding]:
                 if remaining & d.mask and deny_covers(d, grant):
                     remaining &= ~d.mask
             if grant.mask and not remaining:
-                cancelled.append(f"{grant.location} ({', '.join(grant.patterns[:4])}) is fully denied")
+                cancelled.append(f"{label} {grant.location} ({', '.join(grant.patterns[:4])}) is fully denied")
         if cancelled:
-            yield ctx.finding(
-                "policy-contradictory-statement",
-                f"Policy {label} of {ctx.role.name}: {len(cancelled)} Allow statement(s) are cancelled by "
-                "explicit Deny statements and grant nothing.",
-                evidence=cancelled,
-            )
+            labels.append(label)
+            evidence += cancelled
+    if evidence:
+        yield ctx.finding(
+            "policy-contradictory-statement",
+            f"{_policies(labels)} of {ctx.role.name}: {len(evidence)} Allow statement(s) are cancelled by "
+            "explicit Deny statements and grant nothing.",
+            evidence=evidence,
+        )
