@@ -751,9 +751,14 @@ def _paths(source: str, gained: _Reps, graph: PrincipalGraph) -> list[Path]:
         out.append(Path(source, gained.admin[1], Reach(3, "administrator access")))
     for title in sorted(gained.methods):
         out.append(Path(source, gained.methods[title][1], Reach(2, f"privilege escalation via {title}")))
+    everywhere = 0
     for mask, (_, path) in gained.everywhere:
+        everywhere |= mask
         out.append(Path(source, path, Reach(1, f"{_names(cat, mask)} on every resource")))
-    for mask, (_, path) in gained.somewhere:
+    for whole, (_, path) in gained.somewhere:
+        mask = whole & ~everywhere  # already named as reached on every resource
+        if not mask:
+            continue
         out.append(Path(source, path, Reach(0, f"{_names(cat, mask)} on the resources its policies name")))
     out.sort(key=lambda p: (-p.reach.rank, p.conditional, len(p.hops), p.reach.what, [h.target for h in p.hops]))
     return out

@@ -47,6 +47,7 @@ from rolewatch.rules.registry import RuleContext, rule
 SOURCE_ORDER = ("CS", "PR", "PA", "PM", "PF", "PACU", "IV")
 UNRESTRICTED_ONLY = {"sts:assumerole"}
 MAX_PATHS_SHOWN = 3
+MAX_MORE_LISTED = 8
 # The rules that ask the principal graph about other principals (the engine runs them last).
 CROSS_ROLE_RULES = frozenset({"privilege-escalation", "role-chain-escalation"})
 # Actions a method uses to become another principal: the graph judges those methods by what is gained.
@@ -378,11 +379,10 @@ def _path_evidence(paths: list[Path], graph: PrincipalGraph) -> list[str]:
         if conditions:
             text += f" when {'; '.join(conditions)}"
         out.append(text)
-    if len(paths) > MAX_PATHS_SHOWN:
-        out.append(
-            f"{len(paths) - MAX_PATHS_SHOWN} more thing(s) gained: "
-            + "; ".join(p.reach.what for p in paths[MAX_PATHS_SHOWN:])
-        )
+    rest = [p.reach.what for p in paths[MAX_PATHS_SHOWN:]]
+    if rest:
+        shown = rest[:MAX_MORE_LISTED]
+        out.append(f"{len(rest)} more thing(s) gained: " + "; ".join(shown) + count_more(len(rest), len(shown)))
     return out
 
 
