@@ -331,7 +331,7 @@ WIDE = {
 }
 
 
-def seed_wide_roles(account: SeededAccount, count: int = 20) -> list[str]:
+def seed_wide_roles(account: SeededAccount, count: int = 40) -> list[str]:
     names = [f"wide-role-{i:03d}" for i in range(count)]
     for name in names:
         account.iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(_ec2_trust()))
@@ -350,7 +350,7 @@ def test_an_oversize_report_goes_to_s3_encrypted_and_is_linked(stack: EventStack
     stored = s3.get_object(Bucket=stack.bucket, Key=outcome.overflow_key)
     assert stored["ServerSideEncryption"] == "aws:kms" and stored["SSEKMSKeyId"] == stack.key_id
     report = json.loads(stored["Body"].read())
-    assert report["schema"] == "rolewatch.report/v1" and report["summary"]["roles"] == 20
+    assert report["schema"] == "rolewatch.report/v1" and report["summary"]["roles"] == len(names)
     assert report["event"]["name"] == "DirectInvocation"
 
 
