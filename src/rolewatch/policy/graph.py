@@ -115,7 +115,7 @@ class Edge:
     conditional: bool  # some condition may not be met by the caller
     target: str | None = None  # a principal ARN, or None when the edge reaches a group
     group: TargetGroup | None = None
-    launcher: str | None = None  # the Launcher's name, for pass-role edges
+    launcher: tuple[str, ...] = ()  # for pass-role edges: the Launchers (by name) the caller can use
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class Unknown:
 
     source: str
     kind: str
-    launcher: str | None
+    launcher: tuple[str, ...]
     reason: str
 
 
@@ -441,7 +441,7 @@ class PrincipalGraph:
                 group = TargetGroup("account", account, None, scope.excludes)
                 edges.append(_edge(arn, ASSUME, how, scope, None, group=group))
                 if not self.complete:
-                    unknowns.append(Unknown(arn, ASSUME, None, _unknown_everywhere("sts:AssumeRole")))
+                    unknowns.append(Unknown(arn, ASSUME, (), _unknown_everywhere("sts:AssumeRole")))
                 continue
             for pattern in scope.includes:
                 if _literal(pattern):
@@ -449,27 +449,34 @@ class PrincipalGraph:
                     if entry is not None and entry.role != arn and scope.matches(pattern):
                         edges.append(_edge(arn, ASSUME, how, scope, entry, target=entry.role))
                     elif pattern not in self.principals and _is_role_arn(pattern) and _account_of(pattern) == account:
-                        unknowns.append(Unknown(arn, ASSUME, None, _unknown_role(pattern)))
+                        unknowns.append(Unknown(arn, ASSUME, (), _unknown_role(pattern)))
                 elif _account_of(pattern) in (account, "*", ""):
                     group = TargetGroup("account", account, pattern, scope.excludes)
                     edges.append(_edge(arn, ASSUME, how, scope, None, group=group))
                     if not self.complete:
-                        unknowns.append(Unknown(arn, ASSUME, None, _unknown_pattern("sts:AssumeRole", pattern)))
+                        unknowns.append(Unknown(arn, ASSUME, (), _unknown_pattern("sts:AssumeRole", pattern)))
 
     def _pass_role_edges(self, arn: str, permissions: Permissions, edges: list[Edge], unknowns: list[Unknown]) -> None:
         passes = [s for s in permissions.scopes("iam:PassRole") if not s.grant.delegation]
         if not passes:
             return
-        for launcher in self._launchers:
-            if not _holds(permissions, launcher.actions):
-                continue
-            for scope in passes:
-                allowed = scope.grant.pass_to
-                services = [s for s in launcher.services if allowed is None or any(glob_match(p, s) for p in allowed)]
-                for service in services:
-                    how = f"iam:PassRole to {service} + {' + '.join(launcher.actions)}"
+        held = [launcher for launcher in self._launchers if _holds(permissions, launcher.actions)]
+        by_service: dict[str, list[str]] = {}
+        for launcher in held:
+            for service in launcher.services:
+                by_service.setdefault(service, []).append(launcher.name)
+        for scope in passes:
+            allowed = scope.grant.pass_to
+            for service, names in by_service.items():
+                if allowed is None or any(glob_match(p, service) for p in allowed):
                     self._scope_edges(
-                        arn, scope, service=service, how=how, launcher=launcher.name, edges=edges, unknowns=unknowns
+                        arn,
+                        scope,
+                        service=service,
+                        how=f"iam:PassRole to {service}",
+                        launcher=tuple(names),
+                        edges=edges,
+                        unknowns=unknowns,
                     )
 
     def _scope_edges(
@@ -479,7 +486,7 @@ class PrincipalGraph:
         *,
         service: str,
         how: str,
-        launcher: str | None,
+        launcher: tuple[str, ...],
         edges: list[Edge],
         unknowns: list[Unknown],
     ) -> None:
@@ -516,7 +523,7 @@ class PrincipalGraph:
             if scope.everywhere:
                 edges.append(_edge(arn, UPDATE_TRUST, how, scope, None, group=TargetGroup("all", account)))
                 if not self.complete:
-                    unknowns.append(Unknown(arn, UPDATE_TRUST, None, _unknown_everywhere("iam:UpdateAssumeRolePolicy")))
+                    unknowns.append(Unknown(arn, UPDATE_TRUST, (), _unknown_everywhere("iam:UpdateAssumeRolePolicy")))
                 continue
             for pattern in scope.includes:
                 if _literal(pattern):
@@ -598,7 +605,7 @@ class PrincipalGraph:
             return []
         gained = _Reps()
         for edge in self.edges_from(arn):
-            if edge.kind not in wanted or (launcher is not None and edge.launcher != launcher):
+            if edge.kind not in wanted or (launcher is not None and launcher not in edge.launcher):
                 continue
             if edge.group is not None:
                 gained.merge(self._reach(edge.group), (), via=edge, skip=mine)
@@ -698,14 +705,15 @@ def _edge(
     *,
     target: str | None = None,
     group: TargetGroup | None = None,
-    launcher: str | None = None,
+    launcher: tuple[str, ...] = (),
 ) -> Edge:
     conditions: tuple[str, ...] = ()
     conditional = False
     if scope is not None:
         g = scope.grant
-        conditions += tuple(format_conditions((c,)) for c in (*g.restricting, *g.unknown_conditions))
-        conditional = bool(g.restricting)
+        if g.restricting or g.unknown_conditions:
+            conditions = tuple(format_conditions((c,)) for c in (*g.restricting, *g.unknown_conditions))
+            conditional = bool(g.restricting)
     if entry is not None:
         conditions += entry.conditions
         conditional = conditional or entry.conditional

@@ -337,7 +337,7 @@ def _judge(ctx: RuleContext, graph: PrincipalGraph | None, method: Method, condi
     if graph is not None and "iam:passrole" in method.actions and method.passes_to:
         key = _method_key(method)
         paths = graph.escalations(ctx.role.arn, {PASS_ROLE}, launcher=key)
-        unknown = [u.reason for u in graph.unknown_from(ctx.role.arn) if u.kind == PASS_ROLE and u.launcher == key]
+        unknown = [u.reason for u in graph.unknown_from(ctx.role.arn) if u.kind == PASS_ROLE and key in u.launcher]
         if paths:
             best = paths[0]
             severity = _REACH_SEVERITY[best.reach.rank]
