@@ -27,7 +27,7 @@ import yaml
 
 from rolewatch.model import Finding, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.catalogue import catalogue
-from rolewatch.policy.document import parse_policy
+from rolewatch.policy.document import parse_policy, type_name
 from rolewatch.rule_metadata import rule_catalogue
 
 DEFAULT_BASELINE = "rolewatch/baselines/default.yaml"
@@ -566,16 +566,5 @@ def _join(where: str, key: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return type(value).__name__
+    """A YAML value's type in YAML's words."""
+    return type_name(value, none="nothing", mapping="a mapping")

@@ -28,6 +28,7 @@ from rolewatch.model import AuditResult, RoleSnapshot, Severity
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 FORMATS = ("text", "json", "markdown", "sarif")
 AUDIT_FORMATS = (*FORMATS, "html")
+FAIL_ON_HELP = f"exit 1 when a finding at or above this severity exists ({', '.join(s.value for s in Severity)})"
 
 
 class InputError(Exception):
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fail-on",
         metavar="SEVERITY",
         type=_severity,
-        help="exit 1 when a finding at or above this severity exists (critical, high, medium, low, info)",
+        help=FAIL_ON_HELP,
     )
     check.add_argument("--color", action="store_true", help="colour the text report")
     _add_audit_parser(sub)
@@ -77,7 +78,7 @@ def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
         "--fail-on",
         metavar="SEVERITY",
         type=_severity,
-        help="exit 1 when a finding at or above this severity exists (critical, high, medium, low, info)",
+        help=FAIL_ON_HELP,
     )
     audit.add_argument("--region", help="home region for EC2 and Access Analyzer (default: configured, else us-east-1)")
     audit.add_argument("--no-access-analyzer", action="store_true", help="do not read Access Analyzer findings")

@@ -14,6 +14,8 @@ from typing import Any
 
 
 class Severity(enum.Enum):
+    """Declared worst first: this order is the only severity order (rank, sorting, report columns)."""
+
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
@@ -24,6 +26,14 @@ class Severity(enum.Enum):
     def rank(self) -> int:
         """Higher is worse: critical=4 ... info=0."""
         return _SEVERITY_RANK[self]
+
+    @classmethod
+    def rank_of(cls, text: object) -> int:
+        """The rank of a severity as a report spells it; -1 (below info) for anything else."""
+        try:
+            return cls(text).rank
+        except ValueError:
+            return -1
 
     @classmethod
     def parse(cls, text: str) -> Severity:
@@ -37,15 +47,9 @@ class Severity(enum.Enum):
         return self.rank >= other.rank
 
 
-_SEVERITY_RANK = {
-    Severity.CRITICAL: 4,
-    Severity.HIGH: 3,
-    Severity.MEDIUM: 2,
-    Severity.LOW: 1,
-    Severity.INFO: 0,
-}
+_SEVERITY_RANK = {severity: len(Severity) - 1 - index for index, severity in enumerate(Severity)}
 
-# The closed set of finding categories (a contract in DESIGN.md).
+# The closed set of finding categories (the `category` of every finding in the report JSON).
 CATEGORIES: frozenset[str] = frozenset(
     {
         "admin-access",
@@ -151,10 +155,6 @@ class AttachedPolicy:
     document: Any  # raw document: dict, JSON string or URL-encoded string; parsed lazily
     arn: str | None = None  # None for inline policies
     location: str = ""  # where the document came from, for error messages
-
-    @property
-    def is_inline(self) -> bool:
-        return self.arn is None
 
     @property
     def is_aws_managed(self) -> bool:

@@ -90,6 +90,18 @@ def test_a_finding_suppressed_since_last_week_is_not_called_resolved() -> None:
     assert diff.resolved == () and [r["fingerprint"] for r in diff.suppressed] == [before.fingerprint]
 
 
+def test_resolved_findings_are_listed_worst_first_in_the_one_severity_order() -> None:
+    gone = [
+        finding("admin-access", name, severity) for name, severity in (("l", Severity.LOW), ("c", Severity.CRITICAL))
+    ]
+    report = previous_report(*gone, finding("admin-access", "u", Severity.INFO))
+    next(r for r in report["findings"] if r["resource"] == role_arn("u"))["severity"] = "urgent"  # no longer a severity
+    diff = compare([], report)
+    assert [r["resource"] for r in diff.resolved] == [role_arn("c"), role_arn("l"), role_arn("u")]
+    assert [Severity.rank_of(s.value) for s in Severity] == [4, 3, 2, 1, 0]
+    assert Severity.rank_of("urgent") == Severity.rank_of(None) == -1
+
+
 def test_findings_on_roles_not_read_are_not_compared_instead_of_resolved() -> None:
     a, b = finding("admin-access", "a"), finding("admin-access", "b")
     diff = compare([a], previous_report(a, b), roles_read={role_arn("a")})

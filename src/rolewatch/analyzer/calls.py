@@ -23,12 +23,10 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
+from rolewatch.inventory.account_reader import ROLE_ANALYZER_TYPES
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.inventory.iam_reader import ACTIONS_BY_FUNCTION, requires
 
-# The analyzer types whose findings concern roles: external access (who outside the zone of trust can
-# assume the role) and unused access. Internal-access analyzers report on resources, not on roles.
-ROLE_ANALYZER_TYPES = frozenset({"ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"})
 TRUST_POLICY_RESOURCE_TYPE = "AWS::IAM::AssumeRolePolicyDocument"
 # CheckAccessNotGranted accepts one access entry of at most 100 actions (service model: AccessActionsList).
 MAX_ACTIONS_PER_ACCESS_CHECK = 100
@@ -133,10 +131,6 @@ class Analyzer:
     arn: str
     name: str
     type: str
-
-    @property
-    def unused_access(self) -> bool:
-        return self.type.endswith("_UNUSED_ACCESS")
 
 
 @requires("access-analyzer:ListAnalyzers")

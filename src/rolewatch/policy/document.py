@@ -10,6 +10,7 @@ values. Anything else raises `PolicyError` naming where the problem is.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -120,7 +121,7 @@ def parse_policy(raw: Any, location: str = "", kind: PolicyKind = "any") -> Poli
     """Parse and validate one policy document; raise PolicyError with a location on any defect."""
     value = decode_document(raw, location)
     if not isinstance(value, dict):
-        raise PolicyError(location, f"a policy document is a JSON object, not {_json_type(value)}")
+        raise PolicyError(location, f"a policy document is a JSON object, not {type_name(value)}")
     unknown = sorted(str(k) for k in value if k not in _TOP_LEVEL_KEYS)
     if unknown:
         raise PolicyError(location, f"unknown top-level element(s): {', '.join(unknown)}")
@@ -140,14 +141,14 @@ def parse_policy(raw: Any, location: str = "", kind: PolicyKind = "any") -> Poli
         items = body
         locations = [_at(location, f"Statement[{i}]") for i in range(len(body))]
     else:
-        raise PolicyError(_at(location, "Statement"), f"Statement must be an object or a list, not {_json_type(body)}")
+        raise PolicyError(_at(location, "Statement"), f"Statement must be an object or a list, not {type_name(body)}")
     statements = tuple(_parse_statement(item, where, kind) for item, where in zip(items, locations, strict=True))
     return PolicyDocument(version=version, statements=statements, id=policy_id)
 
 
 def _parse_statement(item: Any, where: str, kind: PolicyKind) -> Statement:
     if not isinstance(item, dict):
-        raise PolicyError(where, f"a statement is a JSON object, not {_json_type(item)}")
+        raise PolicyError(where, f"a statement is a JSON object, not {type_name(item)}")
     unknown = sorted(str(k) for k in item if k not in _STATEMENT_KEYS)
     if unknown:
         raise PolicyError(where, f"unknown statement element(s): {', '.join(unknown)}")
@@ -217,10 +218,10 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
         out = []
         for i, v in enumerate(value):
             if not isinstance(v, str):
-                raise PolicyError(f"{where}[{i}]", f"expected a string, not {_json_type(v)}")
+                raise PolicyError(f"{where}[{i}]", f"expected a string, not {type_name(v)}")
             out.append(v)
         return tuple(out)
-    raise PolicyError(where, f"expected a string or a list of strings, not {_json_type(value)}")
+    raise PolicyError(where, f"expected a string or a list of strings, not {type_name(value)}")
 
 
 def _parse_principals(value: Any, where: str) -> Principals:
@@ -238,12 +239,12 @@ def _parse_principals(value: Any, where: str) -> Principals:
 
 def _parse_conditions(value: Any, where: str) -> tuple[Condition, ...]:
     if not isinstance(value, dict):
-        raise PolicyError(where, f"Condition must be an object, not {_json_type(value)}")
+        raise PolicyError(where, f"Condition must be an object, not {type_name(value)}")
     out = []
     for operator, block in value.items():
         op_where = _at(where, str(operator))
         if not isinstance(block, dict):
-            raise PolicyError(op_where, f"a condition operator maps keys to values, not {_json_type(block)}")
+            raise PolicyError(op_where, f"a condition operator maps keys to values, not {type_name(block)}")
         qualifier, _, base = str(operator).rpartition(":")
         if qualifier and qualifier not in ("ForAllValues", "ForAnyValue"):
             raise PolicyError(op_where, f"unknown set operator {qualifier!r}")
@@ -262,7 +263,7 @@ def _parse_conditions(value: Any, where: str) -> tuple[Condition, ...]:
                 else:
                     raise PolicyError(
                         _at(op_where, str(key)),
-                        f"a condition value is a string, number or boolean, not {_json_type(v)}",
+                        f"a condition value is a string, number or boolean, not {type_name(v)}",
                     )
             out.append(Condition(str(operator), base, qualifier or None, if_exists, str(key), tuple(texts)))
     return tuple(out)
@@ -272,9 +273,11 @@ def _at(location: str, part: str) -> str:
     return f"{location}.{part}" if location else part
 
 
-def _json_type(value: Any) -> str:
+def type_name(value: Any, *, none: str = "null", mapping: str = "an object") -> str:
+    """What a parsed value is, for an error message: JSON's words by default; YAML callers pass their own
+    words for null and mappings ("nothing", "a mapping")."""
     if value is None:
-        return "null"
+        return none
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
@@ -283,6 +286,6 @@ def _json_type(value: Any) -> str:
         return "a string"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, dict):
-        return "an object"
+    if isinstance(value, Mapping):
+        return mapping
     return type(value).__name__

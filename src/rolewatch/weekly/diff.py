@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rolewatch.model import Finding
+from rolewatch.model import Finding, Severity
 
 FindingRecord = dict[str, Any]  # a finding as the JSON report holds it
 
@@ -106,8 +106,5 @@ def compare(
     )
 
 
-_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
-
-
 def _record_order(record: FindingRecord) -> tuple[int, str, str]:
-    return (-_RANK.get(str(record.get("severity")), -1), str(record.get("resource")), str(record.get("rule")))
+    return (-Severity.rank_of(record.get("severity")), str(record.get("resource")), str(record.get("rule")))
