@@ -2,7 +2,7 @@
 
 Source: the union of methods named by Cloudsplaining, Prowler, pathfinding.cloud, PMapper, Parliament,
 Pacu and iam-vulnerable (../shared/data/privesc-methods.json). The rules need the sets at run time,
-so the package carries a copy; tests/corpus/test_privesc_methods.py checks that it stays identical.
+so the package carries a copy; tests/unit/test_rule_registry.py checks that it stays identical.
 
     python scripts/import_privesc_methods.py [SOURCE]
 """

@@ -7,6 +7,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from helpers import SHARED_DATA
 
+# rule_runs: the session fails unless the tests make every rule produce a finding (see its docstring).
+pytest_plugins = ("rule_runs", "pytester")
+
 
 @pytest.fixture
 def shared_data() -> Path:

@@ -87,10 +87,6 @@ class PermissionDelta:
     def gained_admin(self) -> bool:
         return self.admin_after is not None and self.admin_after != self.admin_before
 
-    @property
-    def is_empty(self) -> bool:
-        return not self.gained and not self.lost
-
     def gained_by_service(self) -> list[ServiceDelta]:
         return by_service(self.gained)
 

@@ -126,13 +126,6 @@ def is_ec2_service(service_principal: str) -> bool:
     return service_principal.strip().lower() in ("ec2.amazonaws.com", "ec2.amazonaws.com.cn")
 
 
-def account_of_arn(arn: str) -> str | None:
-    parts = arn.split(":")
-    if len(parts) > 4 and ACCOUNT_ID.match(parts[4]):
-        return parts[4]
-    return None
-
-
 def partition_of_arn(arn: str) -> str:
     parts = arn.split(":")
     return parts[1] if len(parts) > 1 and parts[1] else "aws"

@@ -1,6 +1,6 @@
 """The Lambda functions' configuration, read from the environment once per cold start and validated.
 
-The variable names are a contract with template.yaml (notes/contracts.md). A missing or invalid value
+The variable names are a contract with template.yaml (each function's Environment). A missing or invalid value
 raises `ConfigurationError` naming the variable, what it holds and what was expected, so a bad deploy
 fails at its first (cold) invocation with one readable line instead of publishing nothing or too much.
 Pure: no AWS calls.

@@ -7,7 +7,6 @@ CloudTrail events through the real handler and reads what the SNS topic delivere
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -26,6 +25,7 @@ from rolewatch.demo.invoke import Invocation
 from rolewatch.demo.main import NOTHING, PUBLISHED, SKIPPED, DemoRecord, StepRecord, classify
 from rolewatch.demo.resources import DemoResources, function_environment
 from rolewatch.demo.subscriber import ReceivedMessage, parse_envelope
+from rolewatch.demo.weekly import WeeklyAuditRun
 
 REPO = Path(__file__).resolve().parents[2]
 ACTOR_ARN = "arn:aws:iam::123456789012:user/ci-deployer"
@@ -137,8 +137,6 @@ def test_output_is_for_a_person_no_log_lines(demo_run: tuple) -> None:
 
 @pytest.mark.slow
 def test_weekly_audit_writes_the_html_report(demo_run: tuple) -> None:
-    if importlib.util.find_spec("rolewatch.handlers.account_audit") is None:
-        pytest.skip("rolewatch.handlers.account_audit does not exist yet: the demo skips the weekly audit")
     _, record = demo_run
     weekly = record["weekly"]
     assert weekly["status"] == "done", weekly
@@ -196,6 +194,20 @@ def test_a_step_with_an_unexpected_outcome_fails_the_demo() -> None:
     step = StepRecord("k", "t", "TagRole", "id", scenario.PUBLISHES_NOTHING, PUBLISHED, "", 0.0)
     assert not step.as_expected
     assert not DemoRecord(steps=[step]).ok
+
+
+def test_the_demo_fails_unless_the_weekly_audit_delivers_its_summary_and_reports() -> None:
+    message = {"subject": "s", "message": "m", "attributes": {}}
+    delivered = WeeklyAuditRun("done", messages=[message], html_report="a.html", json_report="a.json")
+    assert DemoRecord(weekly=delivered.to_dict()).ok
+    for weekly in (
+        WeeklyAuditRun("failed", detail="RuntimeError: boom"),
+        WeeklyAuditRun("done", html_report="a.html", json_report="a.json"),  # no summary reached the subscriber
+        WeeklyAuditRun("done", messages=[message], json_report="a.json"),  # no HTML report in the bucket
+    ):
+        assert not weekly.as_expected
+        assert not DemoRecord(weekly=weekly.to_dict()).ok
+    assert not DemoRecord().ok  # a demo that never reached the weekly audit
 
 
 def test_sns_envelope_is_read_as_a_subscriber_sees_it() -> None:

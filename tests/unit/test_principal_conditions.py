@@ -1,4 +1,4 @@
-"""Conditions on the principal itself are decided with what the audit knows of the role (DESIGN: the
+"""Conditions on the principal itself are decided with what the audit knows of the role (the
 principal's ARN, account and tags, keys a role session never carries, MFA for sessions a service
 obtained); tags an attacker can set stay undecided."""
 

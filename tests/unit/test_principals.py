@@ -6,7 +6,6 @@ import pytest
 
 from rolewatch.principals import (
     PrincipalClass,
-    account_of_arn,
     classify_principal,
     is_ec2_service,
     partition_of_arn,
@@ -87,7 +86,5 @@ def test_ec2_service_in_both_partitions() -> None:
 
 
 def test_arn_parts() -> None:
-    assert account_of_arn("arn:aws:iam::123456789012:role/x") == "123456789012"
-    assert account_of_arn("arn:aws:s3:::bucket") is None
     assert partition_of_arn("arn:aws-cn:iam::123456789012:role/x") == "aws-cn"
     assert partition_of_arn("garbage") == "aws"

@@ -1,11 +1,13 @@
-"""Meta-tests: the catalogue and the registry match one to one, and every rule is exercised by tests."""
+"""Meta-tests: the catalogue and the registry match one to one; the check that the tests run every rule."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
+from rule_runs import RuleRuns, unexercised
 
 from rolewatch.model import CATEGORIES
 from rolewatch.rule_metadata import parse_catalogue, rule_catalogue
@@ -28,10 +30,64 @@ def test_every_catalogue_category_is_in_the_closed_set():
     assert {m.category for m in rule_catalogue().values()} <= CATEGORIES
 
 
-def test_every_rule_is_named_in_the_unit_tests():
-    text = "\n".join(p.read_text() for p in (TESTS / "unit").glob("test_*.py"))
-    missing = [rule_id for rule_id in set(registered_rules()) | ENGINE_FINDINGS if f'"{rule_id}"' not in text]
-    assert missing == []
+# -- the tests run every rule: the rule_runs plugin (tests/rule_runs.py) --------------------------------
+
+
+def test_a_rule_counts_only_when_called_and_a_finding_was_built():
+    runs = RuleRuns()
+    runs.add({"calls": {"admin-access": 2, "trust-account-root": 1}, "findings": {"admin-access": 1}})
+    runs.add({"findings": {"suppression-expired": 1}, "complete": True})
+    missing = unexercised(
+        ["admin-access", "trust-account-root", "service-wildcard"],
+        ["admin-access", "trust-account-root", "service-wildcard", "suppression-expired", "access-analyzer-skipped"],
+        runs,
+    )
+    assert missing == {
+        "access-analyzer-skipped": "never produced",
+        "service-wildcard": "never called",
+        "trust-account-root": "called, never produced a finding",
+    }
+    assert runs.complete_selection
+
+
+SESSION_OF_ONE_RULE = """
+from helpers import allow, make_role, policy, rule_ids
+
+from rolewatch.model import Finding, Remediation, Severity
+
+
+def test_admin():
+    assert rule_ids(make_role("admin", policy(allow("*"))), rules=["admin-access"]) == {"admin-access"}
+
+
+def test_names_a_rule_and_builds_a_finding_itself():
+    Finding("service-wildcard", "admin-access", Severity.HIGH, "arn", "t", "d", Remediation("s"))
+"""
+
+
+@pytest.fixture
+def session_of_one_rule(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A project whose only unit test runs admin-access, with this suite's helpers and the plugin."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini("[pytest]\n")
+    pytester.mkdir("tests")
+    pytester.mkdir("tests/unit")
+    pytester.path.joinpath("tests/unit/test_one.py").write_text(SESSION_OF_ONE_RULE)
+    return pytester
+
+
+def test_a_session_of_every_unit_test_fails_when_a_rule_never_ran(session_of_one_rule: pytest.Pytester):
+    result = session_of_one_rule.runpytest_subprocess("-p", "rule_runs", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*rules no test exercised*", "service-wildcard: never called"])
+    assert "admin-access:" not in result.stdout.str()
+    assert "2 passed" in result.stdout.str()
+
+
+def test_a_partial_selection_is_not_asked_to_cover_every_rule(session_of_one_rule: pytest.Pytester):
+    result = session_of_one_rule.runpytest_subprocess("-p", "rule_runs", "-p", "no:cacheprovider", "-k", "admin")
+    assert result.ret == pytest.ExitCode.OK
+    assert "rules no test exercised" not in result.stdout.str()
 
 
 @pytest.mark.parametrize(

@@ -82,12 +82,3 @@ def cloudtrail_event(
 
 def user_identity_of(template: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(template["detail"].get("userIdentity") or {}))
-
-
-def actor_name(identity: Mapping[str, Any]) -> str:
-    """Short name of the caller for headings: the user name, or role/session for an assumed role."""
-    arn = str(identity.get("arn") or "")
-    if ":assumed-role/" in arn:
-        role, _, session = arn.split(":assumed-role/", 1)[1].partition("/")
-        return f"{session} ({role})" if session else role
-    return arn.rsplit("/", 1)[-1] or str(identity.get("type", "unknown"))

@@ -73,7 +73,7 @@ class DemoRecord:
 
     @property
     def ok(self) -> bool:
-        return all(s.as_expected for s in self.steps) and self.weekly.get("status") != FAILED
+        return all(s.as_expected for s in self.steps) and self.weekly.get("as_expected") is True
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -320,6 +320,8 @@ def _show_end(console: Console, record: DemoRecord, weekly: WeeklyAuditRun) -> N
     console.line("=" * 100)
     published = sum(len(s.messages) for s in record.steps)
     unexpected = [s.key for s in record.steps if not s.as_expected]
+    if not weekly.as_expected:
+        unexpected.append(f"the weekly audit ({weekly.status}: {weekly.detail})")
     console.line(
         f"{len(record.steps)} events replayed, {published} report(s) published; weekly audit: {weekly.status}. "
         f"Total {record.seconds:.1f} s."

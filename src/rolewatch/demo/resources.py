@@ -18,7 +18,7 @@ import yaml
 STACK = "rolewatch-demo"
 EVENT_FUNCTION = "EventAuditFunction"
 
-# The contract's values (notes/contracts.md) where template.yaml does not give one the demo can resolve.
+# The settings' values (rolewatch.settings) where template.yaml does not give one the demo can resolve.
 CONTRACT_DEFAULTS: dict[str, str] = {
     "MIN_SEVERITY": "medium",
     "PUBLISH_CLEAN": "false",

@@ -1,6 +1,6 @@
 """Reports: an `AuditResult` rendered as JSON, text, Markdown or SARIF.
 
-`build_report` gives the JSON report object (schema `rolewatch.report/v1`, DESIGN.md); `render` gives
+`build_report` gives the JSON report object (schema `rolewatch.report/v1`, README.md); `render` gives
 any format as a string; `write_report` writes it to a stream (JSON finding by finding, so a report of
 thousands of findings is never held whole). The CLI and the Lambda handlers call only these.
 """

@@ -1,6 +1,6 @@
 """The report model: an `AuditResult` turned into what every renderer shows.
 
-The JSON object built here is the contract of DESIGN.md (`rolewatch.report/v1`); the text, Markdown
+The JSON object built here is the report contract (`rolewatch.report/v1`, README.md); the text, Markdown
 and SARIF renderers read the same grouping and summary so the formats never disagree on counts.
 Pure: no AWS calls, no I/O.
 """
@@ -131,7 +131,7 @@ def build_report(
     sources: Sequence[str] = (),
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The JSON report object of DESIGN.md. Suppressed findings stay listed but are not counted."""
+    """The JSON report object (`rolewatch.report/v1`). Suppressed findings stay listed but are not counted."""
     return {
         "schema": REPORT_SCHEMA,
         "generated_at": format_timestamp(generated_at),

@@ -1,0 +1,148 @@
+"""A pytest plugin: the test run must make every rule of the catalogue produce a finding.
+
+A catalogue id counts as exercised when, during some test, rolewatch's own code built a finding with
+that id (the engine's and the live checks' ids included); a registered rule function must also have
+been called (it is wrapped in the registry and in its module at start-up, so tests that import the
+function directly count too). A test that only names a rule id, or builds a `Finding` itself,
+exercises nothing.
+
+The check runs at the end of a session that selected every test under tests/unit except those marked
+`slow` (so `pytest`, `make unit`, `make test`), and only when everything else passed: a run of one
+file or a `-k` selection is not asked to cover every rule. Under pytest-xdist each worker counts what
+its tests ran and sends the counts to the controller (`workeroutput`), which adds them up and checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORKER_KEY = "rolewatch_rule_runs"
+UNIT_TESTS = ("tests", "unit")
+
+
+class RuleRuns:
+    """Counts, per rule id: calls of the registered function, and findings rolewatch's code built."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.findings: Counter[str] = Counter()
+        self.complete_selection = False
+
+    def observe(self, rule_id: str, fn: Callable[[Any], Iterable[Any]]) -> Callable[[Any], Iterable[Any]]:
+        @functools.wraps(fn)
+        def observed(ctx: Any) -> Iterable[Any]:
+            produced = fn(ctx)
+            self.calls[rule_id] += 1
+            return produced
+
+        return observed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"calls": dict(self.calls), "findings": dict(self.findings), "complete": self.complete_selection}
+
+    def add(self, other: Mapping[str, Any]) -> None:
+        self.calls.update(other.get("calls", {}))
+        self.findings.update(other.get("findings", {}))
+        self.complete_selection = self.complete_selection or bool(other.get("complete"))
+
+
+def unexercised(registered: Iterable[str], catalogue: Iterable[str], runs: RuleRuns) -> dict[str, str]:
+    """Each catalogue id no test exercised, with what is missing: the call or the finding."""
+    rules = set(registered)
+    missing: dict[str, str] = {}
+    for rule_id in sorted(set(catalogue) | rules):
+        if rule_id in rules and not runs.calls[rule_id]:
+            missing[rule_id] = "never called"
+        elif not runs.findings[rule_id]:
+            missing[rule_id] = "called, never produced a finding" if rule_id in rules else "never produced"
+    return missing
+
+
+def _install(runs: RuleRuns) -> None:
+    from rolewatch import model
+    from rolewatch.rules import registry
+
+    table = registry._REGISTRY  # the registry has no public setter: the plugin swaps entries in place
+    for rule_id, fn in registry.registered_rules().items():
+        observed = runs.observe(rule_id, fn)
+        table[rule_id] = observed
+        module = sys.modules[fn.__module__]
+        if getattr(module, fn.__name__, None) is fn:
+            setattr(module, fn.__name__, observed)
+
+    built = model.Finding.__init__
+
+    @functools.wraps(built)
+    def counted_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        built(self, *args, **kwargs)
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller == "rolewatch" or caller.startswith("rolewatch."):
+            runs.findings[self.rule] += 1
+
+    model.Finding.__init__ = counted_init  # type: ignore[method-assign]
+
+
+RUNS = pytest.StashKey[RuleRuns]()
+MISSING = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    runs = RuleRuns()
+    config.stash[RUNS] = runs
+    _install(runs)  # in an xdist controller too, where no test runs and the counts stay empty
+
+
+# Outermost (tryfirst): it sees the items before any plugin deselects and after every one has.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
+    unit = config.rootpath.joinpath(*UNIT_TESTS)
+    fast = {item.nodeid for item in items if _under(item, unit) and not item.get_closest_marker("slow")}
+    collected_files = {item.path for item in items if _under(item, unit)}
+    every_file = set(unit.glob("test_*.py"))
+    yield
+    selected = {item.nodeid for item in items if _under(item, unit)}
+    config.stash[RUNS].complete_selection = bool(every_file) and every_file <= collected_files and fast <= selected
+
+
+def _under(item: pytest.Item, folder: Path) -> bool:
+    return item.path.is_relative_to(folder)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    counts = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    if counts:
+        node.config.stash[RUNS].add(counts)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    runs = config.stash[RUNS]
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WORKER_KEY] = runs.to_dict()  # type: ignore[attr-defined]
+        return
+    ran_tests = not any(getattr(config.option, name, False) for name in ("collectonly", "setuponly", "setupplan"))
+    if exitstatus != pytest.ExitCode.OK or not ran_tests or not runs.complete_selection:
+        return
+    from rolewatch.rules.registry import registered_rules, rule_catalogue
+
+    missing = unexercised(registered_rules(), rule_catalogue(), runs)
+    config.stash[MISSING] = missing
+    if missing:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    missing = config.stash.get(MISSING, {})
+    if missing:
+        terminalreporter.section("rules no test exercised", sep="=", red=True, bold=True)
+        for rule_id, what in missing.items():
+            terminalreporter.write_line(f"{rule_id}: {what}")
