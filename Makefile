@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml templates/forwarder.yaml
 
-.PHONY: demo test lint template unit bench catalogue clean
+.PHONY: demo test lint template unit pytest-all bench catalogue clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,18 @@ template: $(STAMP) $(SAM_STAMP)
 	$(VENV)/bin/cfn-lint $(TEMPLATES)
 	for t in $(TEMPLATES); do $(SAM) validate --lint --region us-east-1 --template-file $$t || exit 1; done
 
-unit: $(STAMP)
-	$(PY) -m pytest
+# pytest-xdist: a worker per CPU; a file's tests stay on one worker, so its module fixtures run once.
+XDIST := -n auto --dist loadfile
 
-test: lint template unit
+# The fast set a contributor runs often: every test not marked slow.
+unit: $(STAMP)
+	$(PY) -m pytest $(XDIST) -m "not slow"
+
+# Every test, the slow end-to-end ones included (demo, SAM local contract, corpora, generated accounts).
+pytest-all: $(STAMP)
+	$(PY) -m pytest $(XDIST)
+
+test: lint template pytest-all
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_check.py

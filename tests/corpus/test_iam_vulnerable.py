@@ -14,6 +14,9 @@ from helpers import NEUTRAL, NOW, SHARED_DATA
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
 
+# The whole iam-vulnerable lab through the whole engine.
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "111111111111"
 ESCALATION_CATEGORIES = {"privilege-escalation", "admin-access"}
 # A principal with no policies and named by no trust policy in the lab: nothing in the data says how it

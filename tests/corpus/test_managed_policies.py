@@ -11,6 +11,9 @@ from helpers import NEUTRAL, NOW, SHARED_DATA
 from rolewatch.audit import audit_roles
 from rolewatch.model import AttachedPolicy, RoleSnapshot
 
+# Every AWS managed policy through the whole engine: tens of seconds.
+pytestmark = pytest.mark.slow
+
 # iam-dataset flag -> the rolewatch categories that express the same verdict
 FLAG_TO_CATEGORIES = {
     "privesc": {"privilege-escalation", "admin-access"},

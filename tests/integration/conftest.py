@@ -59,3 +59,14 @@ def clients(aws: None) -> AwsClients:
 @pytest.fixture
 def managed_clients(aws_with_managed_policies: None) -> AwsClients:
     return make_clients(region=REGION)
+
+
+# The SAM local contract imports every handler afresh and replays every event file against a moto account:
+# end to end, seconds per case. Its mark lives here while that file is being rewritten elsewhere.
+SLOW_FILES = frozenset({"test_sam_local_contract.py"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)

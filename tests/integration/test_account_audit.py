@@ -34,6 +34,9 @@ from rolewatch.model import RoleSnapshot, Severity
 from rolewatch.settings import Settings
 from rolewatch.weekly.store import ReportStoreError, index_key, report_keys
 
+# End to end: the whole-account audit against moto (AWS-managed policies loaded), seconds each.
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"
 BUCKET = "rolewatch-reports-test"
 REGIONS = ["us-east-1", "eu-west-1"]

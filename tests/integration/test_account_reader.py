@@ -207,6 +207,7 @@ def run_instance(region: str, profile: str) -> str:
     ]["InstanceId"]
 
 
+@pytest.mark.slow  # every region's EC2, or every AWS-managed policy, in moto
 def test_the_account_is_read_from_moto_with_instances_of_every_region(clients: AwsClients) -> None:
     clients.iam.create_role(RoleName="app", AssumeRolePolicyDocument=json.dumps(EC2_TRUST), MaxSessionDuration=7200)
     clients.iam.create_role(RoleName="idle", AssumeRolePolicyDocument=json.dumps(EC2_TRUST))

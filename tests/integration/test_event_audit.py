@@ -26,6 +26,9 @@ from rolewatch.model import LiveCheckResult, Severity
 from rolewatch.rule_metadata import catalogue_finding
 from rolewatch.triggers import EventError, parse_event, wrap_cloudtrail_record
 
+# End to end: every test builds the deployed stack in moto (AWS-managed policies loaded), seconds each.
+pytestmark = pytest.mark.slow
+
 CLOUDTRAIL_FILES = sorted(p.name for p in EVENTS_DIR.glob("*.json") if p.name.startswith(("iam-", "ec2-")))
 
 # file -> (outcome status, roles audited). "published" means a message reached the subscriber.

@@ -94,6 +94,7 @@ def actions_of(document: Any) -> set[str]:
 # -- a whole role ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # every region's EC2, or every AWS-managed policy, in moto
 def test_read_role_reads_every_part_of_the_role(managed_clients: AwsClients) -> None:
     seeded = seed_s3_access_role(managed_clients)
 
@@ -301,6 +302,7 @@ def test_read_instance_profile_by_name_or_arn(clients: AwsClients) -> None:
     assert read_instance_profile(clients, "no-such-profile") is None
 
 
+@pytest.mark.slow  # every region's EC2, or every AWS-managed policy, in moto
 def test_instances_are_mapped_to_their_profiles_and_back(clients: AwsClients) -> None:
     for name in ("S3AccessRole", "CloudWatchAgentRole"):
         create_role(clients, name)
@@ -355,6 +357,7 @@ def _calls_of(clients: AwsClients, read: Callable[[], object]) -> frozenset[str]
     return clients.counter.operations()
 
 
+@pytest.mark.slow  # every region's EC2, or every AWS-managed policy, in moto
 def test_every_reader_calls_only_the_actions_it_declares(managed_clients: AwsClients) -> None:
     seeded = seed_s3_access_role(managed_clients)
     reads: dict[str, Callable[[], object]] = {

@@ -20,6 +20,9 @@ from rolewatch.inventory.authz_file import read_account_json
 from rolewatch.model import PolicyError
 from rolewatch.policy.document import parse_policy
 
+# Generates and audits a benchmark account.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_MANAGED_POLICIES = ROOT / "../shared/data/aws-managed-policies.json"
 ROLES = 60
