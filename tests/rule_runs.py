@@ -132,7 +132,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     ran_tests = not any(getattr(config.option, name, False) for name in ("collectonly", "setuponly", "setupplan"))
     if exitstatus != pytest.ExitCode.OK or not ran_tests or not runs.complete_selection:
         return
-    from rolewatch.rules.registry import registered_rules, rule_catalogue
+    from rolewatch.rule_metadata import rule_catalogue
+    from rolewatch.rules.registry import registered_rules
 
     missing = unexercised(registered_rules(), rule_catalogue(), runs)
     config.stash[MISSING] = missing
