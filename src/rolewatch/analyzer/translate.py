@@ -29,7 +29,7 @@ from typing import Any
 from rolewatch.baseline import Profile
 from rolewatch.model import Finding, Remediation, RoleSnapshot, Severity
 from rolewatch.remediation import revise_policy_cli, trust_policy_without, update_trust_cli
-from rolewatch.rule_metadata import rule_catalogue
+from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
 
 TRUST_POLICY_LABEL = "AssumeRolePolicyDocument"
 
@@ -76,19 +76,17 @@ def make_finding(
     severity: Severity | None = None,
 ) -> Finding:
     """A finding with the catalogue's metadata; the profile's `severities` override wins over `severity`."""
-    meta = rule_catalogue()[rule_id]
-    chosen = (profile.severity_for(rule_id) if profile else None) or severity or meta.severity
-    return Finding(
-        rule=rule_id,
-        category=meta.category,
-        severity=chosen,
-        resource=role.arn,
-        title=title or meta.title,
-        detail=detail,
-        rationale=meta.rationale,
-        actions=tuple(actions),
-        evidence=tuple(evidence),
-        remediation=Remediation(summary=summary or meta.remediation, cli=tuple(cli), policy=policy),
+    return catalogue_finding(
+        rule_id,
+        role.arn,
+        detail,
+        actions=actions,
+        evidence=evidence,
+        cli=cli,
+        policy=policy,
+        severity=(profile.severity_for(rule_id) if profile else None) or severity,
+        title=title,
+        remediation=summary,
     )
 
 
