@@ -91,6 +91,7 @@ def _install(runs: RuleRuns) -> None:
 
 RUNS = pytest.StashKey[RuleRuns]()
 MISSING = pytest.StashKey[dict[str, str]]()
+CHECKED = pytest.StashKey[int]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -135,15 +136,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     from rolewatch.rule_metadata import rule_catalogue
     from rolewatch.rules.registry import registered_rules
 
-    missing = unexercised(registered_rules(), rule_catalogue(), runs)
+    ids = set(registered_rules()) | set(rule_catalogue())
+    missing = unexercised(registered_rules(), ids, runs)
     config.stash[MISSING] = missing
+    config.stash[CHECKED] = len(ids)
     if missing:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    missing = config.stash.get(MISSING, {})
-    if missing:
+    if MISSING not in config.stash:
+        return
+    missing = config.stash[MISSING]
+    if not missing:
+        terminalreporter.write_line(f"rule_runs: the tests exercised all {config.stash[CHECKED]} rules and finding ids")
+    else:
         terminalreporter.section("rules no test exercised", sep="=", red=True, bold=True)
         for rule_id, what in missing.items():
             terminalreporter.write_line(f"{rule_id}: {what}")
