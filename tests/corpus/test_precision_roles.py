@@ -19,6 +19,9 @@ from rolewatch.audit import audit_roles
 from rolewatch.baseline import load_baseline
 from rolewatch.model import AttachedPolicy, Finding, InstanceProfileRef, RoleSnapshot, Severity
 
+# A corpus through the whole engine with the default baseline.
+pytestmark = pytest.mark.slow
+
 CORPUS = json.loads((Path(__file__).parent / "precision_roles.json").read_text())
 NOW = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
 TAGS = (("project", "example"), ("environment", "prod"), ("owner", "platform-team"))

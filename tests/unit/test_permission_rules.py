@@ -145,7 +145,7 @@ class TestInfrastructureModification:
 
 
 class TestCategoriesMeanWhatTheySay:
-    """DESIGN.md: resource-exposure changes who can reach a resource; permissions management of
+    """The README's categories: resource-exposure changes who can reach a resource; permissions management of
     principals is escalation; credentials-exposure obtains credentials."""
 
     @pytest.mark.parametrize(

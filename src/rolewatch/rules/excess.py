@@ -1,7 +1,7 @@
 """How serious it is that a role holds actions beyond its baseline profile.
 
 A profile lists what its class of role may do; going beyond the list is not equally serious for every
-action. The grading (DESIGN.md: medium or above is something a security engineer would act on):
+action. The grading (medium or above is something a security engineer would act on):
 
 - high: an action the profile marks as sensitive, or a permissions-management action on every
   resource (who can reach what, through any resource of the type);

@@ -22,7 +22,7 @@ from rolewatch.rules.registry import RuleContext, rule
 FULL_ADMIN_COVERAGE = 0.99
 NEAR_ADMIN_COVERAGE = 0.80
 
-# Reads that return data rather than configuration (DESIGN.md, data-exfiltration: objects, secrets,
+# Reads that return data rather than configuration (data-exfiltration in the README: objects, secrets,
 # parameters, table items, decrypted keys). The catalogue has no such class, so this is ours.
 SENSITIVE_DATA_READS = (
     "s3:GetObject",
@@ -43,7 +43,7 @@ SENSITIVE_DATA_READS = (
     "rds:DownloadDBLogFilePortion",
 )
 
-# policy_sentry's credentials-exposure list, checked against DESIGN.md ("obtaining credentials or
+# policy_sentry's credentials-exposure list, checked against the README's categories ("obtaining credentials or
 # secrets that act as credentials"). Analysed elsewhere: sts:AssumeRole* is role chaining (privilege
 # escalation). Not credentials: iam:UpdateAccessKey only switches a key's status. Only IAM users can
 # call sts:GetFederationToken and sts:GetSessionToken (AWS STS API reference), so a role holding them
@@ -53,7 +53,7 @@ CREDENTIALS_NOT_OBTAINED = {"iam:updateaccesskey"}
 CREDENTIALS_USERS_ONLY = {"sts:getfederationtoken", "sts:getsessiontoken"}
 CREDENTIALS_LOW_RISK = {"ecr:getauthorizationtoken"}
 
-# policy_sentry's resource-exposure list, checked against DESIGN.md ("changing who can reach a
+# policy_sentry's resource-exposure list, checked against the README's categories ("changing who can reach a
 # resource: resource policies, ACLs, sharing, public access settings; permissions management of
 # principals is escalation, not exposure"). Left out: permissions of principals (IAM, Identity Center,
 # directories, IoT policies attached to certificates, database users and groups, CodeStar and OpsWorks
