@@ -121,11 +121,12 @@ class CompiledPolicy:
     conditional_denies: tuple[Grant, ...]
     unknown_actions: tuple[tuple[str, str], ...]  # (location, pattern) naming no catalogue action
     void_resources: tuple[tuple[str, str], ...]  # (location, pattern) no action of the statement can use
+    # Does any statement depend on who the principal is (so permissions differ per role)? Set once.
+    principal_dependent: bool = False
 
-    @property
-    def principal_dependent(self) -> bool:
-        """Does any statement depend on who the principal is (so permissions differ per role)?"""
-        return any(g.principal_conditions for g in self.allows + self.denies + self.conditional_denies)
+    def __post_init__(self) -> None:
+        dependent = any(g.principal_conditions for g in self.allows + self.denies + self.conditional_denies)
+        object.__setattr__(self, "principal_dependent", dependent)
 
 
 @dataclass(frozen=True)

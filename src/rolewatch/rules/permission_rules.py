@@ -161,12 +161,13 @@ def is_admin(ctx: RuleContext) -> bool:
 def contributing(ctx: RuleContext, mask: int, everywhere: bool = False) -> list[str]:
     """Evidence: which policy statements grant (part of) the mask; with `everywhere`, only those that
     grant it on every resource (a statement scoped to named resources adds nothing to such a finding)."""
-    out = []
+    out: list[str] = []
     for lg in granting(ctx, mask, everywhere):
         text = f"{lg.policy} {lg.grant.location}"
         if lg.grant.restricting:
             text += f" (only when {format_conditions(lg.grant.restricting)})"
-        out.append(text)
+        if text not in out:  # a statement a deny or the boundary split into pieces is one statement
+            out.append(text)
     return out
 
 
