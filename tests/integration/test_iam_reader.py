@@ -21,7 +21,9 @@ from rolewatch.inventory.iam_reader import (
     AWS_MANAGED_POLICY_CACHE,
     DECLARING_MODULE,
     REQUIRED_ACTIONS,
+    SNAPSHOT_ATTEMPTS,
     RetryPolicy,
+    RoleReadError,
     instances_for_profiles,
     profiles_for_instances,
     read_instance_profile,
@@ -250,12 +252,73 @@ def test_an_inline_policy_deleted_while_reading_is_left_out(clients: AwsClients)
     create_role(clients, "Company1-Logs-Role")
     for name in ("gone", "kept"):
         clients.iam.put_role_policy(RoleName="Company1-Logs-Role", PolicyName=name, PolicyDocument=policy("logs:*"))
-    inject_error_response(clients.iam, "GetRolePolicy", "NoSuchEntity", 404, times=1)
+
+    def delete_first(params: dict[str, Any], **_: Any) -> None:
+        if params.get("PolicyName") == "gone":  # someone deletes it between ListRolePolicies and GetRolePolicy
+            clients.iam.meta.events.unregister("provide-client-params.iam.GetRolePolicy", delete_first)
+            clients.iam.delete_role_policy(RoleName="Company1-Logs-Role", PolicyName="gone")
+
+    clients.iam.meta.events.register("provide-client-params.iam.GetRolePolicy", delete_first)
 
     role = read_role(clients, "Company1-Logs-Role")
 
-    assert role is not None  # the role is still there: only the policy vanished
+    assert role is not None  # the role is still there: only the policy vanished, and the re-read shows it
     assert [p.name for p in role.inline_policies] == ["kept"]
+    assert clients.counter.calls["iam:GetRole"] == 2
+
+
+@pytest.mark.parametrize("operation", ["GetPolicyVersion", "GetPolicy", "GetRolePolicy"])
+def test_a_policy_piece_vanishing_once_rereads_the_live_role(clients: AwsClients, operation: str) -> None:
+    """A NoSuchEntity from anything but GetRole is not the role's deletion: the role is read again."""
+    create_role(clients, "Company1-Logs-Role")
+    clients.iam.put_role_policy(RoleName="Company1-Logs-Role", PolicyName="logs", PolicyDocument=policy("logs:*"))
+    arn = create_policy(clients, "admin", policy("*"))
+    clients.iam.attach_role_policy(RoleName="Company1-Logs-Role", PolicyArn=arn)
+    inject_error_response(clients.iam, operation, "NoSuchEntity", 404, times=1)
+
+    role = read_role(clients, "Company1-Logs-Role")
+
+    assert role is not None and [p.arn for p in role.managed_policies] == [arn]
+    assert [p.name for p in role.inline_policies] == ["logs"]
+    assert clients.counter.calls["iam:GetRole"] == 2
+
+
+def test_a_boundary_version_vanishing_rereads_the_role(clients: AwsClients) -> None:
+    boundary = create_policy(clients, "boundary", policy("s3:*"))
+    create_role(clients, "S3AccessRole", PermissionsBoundary=boundary)
+    inject_error_response(clients.iam, "GetPolicyVersion", "NoSuchEntity", 404, times=1)
+
+    role = read_role(clients, "S3AccessRole")
+
+    assert role is not None and role.permissions_boundary is not None
+    assert role.permissions_boundary.document is not None  # never an empty boundary standing in for a real one
+
+
+def test_a_piece_that_keeps_vanishing_fails_the_read_instead_of_calling_the_role_deleted(clients: AwsClients) -> None:
+    create_role(clients, "Company1-Logs-Role")
+    clients.iam.attach_role_policy(RoleName="Company1-Logs-Role", PolicyArn=create_policy(clients, "a", policy("*")))
+    inject_error_response(clients.iam, "GetPolicyVersion", "NoSuchEntity", 404, times=10_000)
+
+    with pytest.raises(RoleReadError, match="GetPolicyVersion answered NoSuchEntity"):
+        read_role(clients, "Company1-Logs-Role")
+    assert clients.counter.calls["iam:GetRole"] == SNAPSHOT_ATTEMPTS
+
+
+def test_a_role_deleted_during_the_read_still_reads_as_deleted(clients: AwsClients) -> None:
+    create_role(clients, "Company1-Logs-Role")
+    clients.iam.attach_role_policy(RoleName="Company1-Logs-Role", PolicyArn=create_policy(clients, "a", policy("*")))
+
+    def delete_role(**_: Any) -> None:
+        clients.iam.meta.events.unregister("provide-client-params.iam.GetPolicy", delete_role)
+        for attached in clients.iam.list_attached_role_policies(RoleName="Company1-Logs-Role")["AttachedPolicies"]:
+            clients.iam.detach_role_policy(RoleName="Company1-Logs-Role", PolicyArn=attached["PolicyArn"])
+        clients.iam.delete_role(RoleName="Company1-Logs-Role")
+
+    clients.iam.meta.events.register("provide-client-params.iam.GetPolicy", delete_role)
+    inject_error_response(clients.iam, "GetPolicy", "NoSuchEntity", 404, times=1)
+
+    assert read_role(clients, "Company1-Logs-Role") is None
+    assert clients.counter.calls["iam:GetRole"] == 2
 
 
 # -- policies, profiles, instances -----------------------------------------------------------------

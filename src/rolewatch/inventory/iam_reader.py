@@ -101,6 +101,12 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+# Whole-role reads before a piece that keeps vanishing fails the invocation (each costs one role read).
+SNAPSHOT_ATTEMPTS = 3
+
+
+class RoleReadError(RuntimeError):
+    """A role that exists could not be read consistently; raised so the invocation fails and is retried."""
 
 
 def _is_missing(exc: ClientError) -> bool:
@@ -128,16 +134,11 @@ def _timestamp(value: Any) -> str | None:
 
 @requires("iam:ListRolePolicies", "iam:GetRolePolicy")
 def read_inline_policies(clients: AwsClients, role_name: str) -> tuple[AttachedPolicy, ...]:
+    """Every inline policy. A NoSuchEntity (a policy deleted since it was listed, or the role) propagates:
+    read_role re-reads the whole role rather than report a state that never existed."""
     policies = []
     for name in _items(clients.iam, "list_role_policies", "PolicyNames", RoleName=role_name):
-        try:
-            document = clients.iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-        except ClientError as exc:
-            # Deleted since it was listed: it no longer grants anything. (If the role itself is gone,
-            # the next list call says so and the whole read ends as "deleted".)
-            if _is_missing(exc):
-                continue
-            raise
+        document = clients.iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
         where = f"iam:GetRolePolicy(RoleName={role_name}, PolicyName={name})"
         policies.append(AttachedPolicy(name=name, document=document, location=where))
     return tuple(policies)
@@ -145,21 +146,29 @@ def read_inline_policies(clients: AwsClients, role_name: str) -> tuple[AttachedP
 
 @requires("iam:GetPolicy", "iam:GetPolicyVersion")
 def read_managed_policy(
-    clients: AwsClients, policy_arn: str, cache: AWSManagedPolicyCache = AWS_MANAGED_POLICY_CACHE
+    clients: AwsClients,
+    policy_arn: str,
+    cache: AWSManagedPolicyCache = AWS_MANAGED_POLICY_CACHE,
+    *,
+    missing_ok: bool = True,
 ) -> AttachedPolicy | None:
-    """The policy at its default version, or None if it no longer exists."""
+    """The policy at its default version, or None if it no longer exists.
+
+    With `missing_ok=False` (reading a role's own policies) a policy or version that vanished raises the
+    NoSuchEntity ClientError instead: the caller re-reads the role, because "gone" is not "grants nothing"
+    when a version was swapped between GetPolicy and GetPolicyVersion."""
     try:
         policy = clients.iam.get_policy(PolicyArn=policy_arn)["Policy"]
+        version = policy["DefaultVersionId"]
+        aws_managed = ":iam::aws:policy/" in policy_arn
+        cached = cache.get(policy_arn, version) if aws_managed else None
+        if cached is not None:
+            return cached
+        document = clients.iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
     except ClientError as exc:
-        if _is_missing(exc):  # detached and deleted while we were reading the role
+        if missing_ok and _is_missing(exc):  # detached and deleted, or its version replaced, while reading
             return None
         raise
-    version = policy["DefaultVersionId"]
-    aws_managed = ":iam::aws:policy/" in policy_arn
-    cached = cache.get(policy_arn, version) if aws_managed else None
-    if cached is not None:
-        return cached
-    document = clients.iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
     read = AttachedPolicy(
         name=policy.get("PolicyName") or _name_from_arn(policy_arn),
         document=document,
@@ -275,8 +284,8 @@ def _boundary(clients: AwsClients, role: dict[str, Any], cache: AWSManagedPolicy
     arn = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
     if not arn:
         return None
-    # A policy in use as a boundary cannot be deleted, but keep the ARN if it somehow vanished.
-    return read_managed_policy(clients, arn, cache) or AttachedPolicy(name=_name_from_arn(arn), document=None, arn=arn)
+    # A policy in use as a boundary cannot be deleted; a vanished version means the read must be redone.
+    return read_managed_policy(clients, arn, cache, missing_ok=False)
 
 
 def _instance_profiles(clients: AwsClients, role_name: str, include_instances: bool) -> tuple[InstanceProfileRef, ...]:
@@ -313,16 +322,32 @@ def read_role(
 
     `retry_missing` waits for a role that was just created (IAM is eventually consistent) before
     concluding it is gone; use it for CreateRole events only, so a deleted role is not waited for.
+
+    Only GetRole's NoSuchEntity means the role is gone. Any other piece that vanishes while the role is
+    read (a policy version swapped, an inline policy deleted, a policy detached and deleted) makes the
+    whole role be read again, up to SNAPSHOT_ATTEMPTS times; then RoleReadError fails the invocation
+    (retry, then the dead-letter queue) rather than report a state that never existed or none at all.
+    Someone churning policy versions on purpose can only delay the report, not suppress it.
     """
-    role = _get_role(clients, role_name, retry_missing, retry, sleep)
-    if role is None:
-        return None
-    try:
-        return _snapshot(clients, role, cache, include_instances)
-    except ClientError as exc:
-        if _is_missing(exc):  # deleted between GetRole and the list calls
+    vanished = ""
+    for attempt in range(SNAPSHOT_ATTEMPTS):
+        role = _get_role(clients, role_name, retry_missing and attempt == 0, retry, sleep)
+        if role is None:
             return None
-        raise
+        try:
+            return _snapshot(clients, role, cache, include_instances)
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise
+            vanished = _operation_of(exc)
+    raise RoleReadError(
+        f"role {role_name}: {vanished} answered NoSuchEntity on each of {SNAPSHOT_ATTEMPTS} reads while GetRole "
+        "still finds the role; failing so the event is retried"
+    )
+
+
+def _operation_of(exc: ClientError) -> str:
+    return str(getattr(exc, "operation_name", "") or "a read")
 
 
 def _snapshot(
@@ -332,7 +357,7 @@ def _snapshot(
     attached_arns = [
         p["PolicyArn"] for p in _items(clients.iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
     ]
-    managed = [read_managed_policy(clients, arn, cache) for arn in attached_arns]
+    managed = [read_managed_policy(clients, arn, cache, missing_ok=False) for arn in attached_arns]
     managed_read = tuple(p for p in managed if p is not None)
     return RoleSnapshot(
         arn=role["Arn"],
