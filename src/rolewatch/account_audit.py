@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -51,6 +50,7 @@ from rolewatch.report import build_report, render
 from rolewatch.report.model import build_summary, format_timestamp, worst_first
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.settings import Settings
+from rolewatch.shell import command
 from rolewatch.weekly.diff import WeekDiff, compare
 from rolewatch.weekly.store import (
     StoredReport,
@@ -113,7 +113,7 @@ def _analyzer_name(arn: str) -> str:
 
 
 def _cmd(*parts: str) -> str:
-    return " ".join(shlex.quote(p) for p in parts)
+    return command(*parts)
 
 
 def analyzer_summary_finding(role: RoleSnapshot, profile: Profile, summary: AnalyzerFinding) -> Finding | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shlex
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +18,7 @@ from rolewatch.model import RoleSnapshot
 from rolewatch.policy.catalogue import ActionCatalogue, catalogue
 from rolewatch.policy.document import decode_document
 from rolewatch.policy.permissions import CompiledPolicy, LabeledGrant, Permissions, resource_pattern_mask
+from rolewatch.shell import command, quote
 
 POLICY_VERSION = "2012-10-17"
 MAX_STATEMENTS = 10
@@ -226,7 +226,7 @@ def _principal_without(principal: Any, is_untrusted: Callable[[str, str], bool])
 
 def _cmd(*parts: str) -> str:
     # Everything is quoted, placeholders too: an unquoted <value> would be a shell redirection.
-    return " ".join(shlex.quote(part) for part in parts)
+    return command(*parts)
 
 
 def policy_file(name: str) -> str:
@@ -349,9 +349,7 @@ def replace_with_policy_cli(role: RoleSnapshot, remove: Iterable[str]) -> list[s
 
 def tag_role_cli(role: RoleSnapshot, keys: Iterable[str]) -> str:
     tags = [f"Key={key},Value=<{key}>" for key in keys]
-    return " ".join(
-        [_cmd("aws", "iam", "tag-role", "--role-name", role.name, "--tags"), *(shlex.quote(t) for t in tags)]
-    )
+    return " ".join([_cmd("aws", "iam", "tag-role", "--role-name", role.name, "--tags"), *(quote(t) for t in tags)])
 
 
 def max_session_cli(role: RoleSnapshot, seconds: int) -> str:

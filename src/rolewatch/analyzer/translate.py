@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from rolewatch.baseline import Profile
 from rolewatch.model import Finding, Remediation, RoleSnapshot, Severity
 from rolewatch.remediation import revise_policy_cli, trust_policy_without, update_trust_cli
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
+from rolewatch.shell import command, quote
 
 TRUST_POLICY_LABEL = "AssumeRolePolicyDocument"
 
@@ -260,12 +260,9 @@ def _names_external(principal: Mapping[str, str]) -> Callable[[str, str], bool]:
 
 
 def _archive_cli(analyzer_arn: str, finding_id: str) -> str:
-    return " ".join(
-        shlex.quote(p)
-        for p in (
-            "aws", "accessanalyzer", "update-findings", "--analyzer-arn", analyzer_arn,
-            "--ids", finding_id, "--status", "ARCHIVED",
-        )
+    return command(
+        "aws", "accessanalyzer", "update-findings", "--analyzer-arn", analyzer_arn,
+        "--ids", finding_id, "--status", "ARCHIVED",
     )  # fmt: skip
 
 
@@ -315,7 +312,7 @@ def unused_role_finding(
     details: Mapping[str, Any],
 ) -> Finding:
     last = _when(details.get("lastAccessed"))
-    quoted = shlex.quote(role.name)
+    quoted = quote(role.name)
     return make_finding(
         UNUSED_ROLE_RULE,
         role,

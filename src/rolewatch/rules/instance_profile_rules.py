@@ -6,7 +6,6 @@ IAM, with the instances running with each profile).
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +22,7 @@ from rolewatch.remediation import (
 from rolewatch.rules.excess import excess_severity
 from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust_rules import ASSUME_ROLE, allows_action, trust_document
+from rolewatch.shell import join
 
 MAX_LISTED = 20  # excess actions named in a finding; the detail gives the full count
 
@@ -67,7 +67,7 @@ def instance_profile_trust(ctx: RuleContext) -> Iterator[Finding]:
 
 
 def _remove_from_profile_cli(profile_name: str, role_name: str) -> str:
-    return shlex.join(
+    return join(
         [
             "aws",
             "iam",

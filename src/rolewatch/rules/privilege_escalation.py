@@ -24,7 +24,6 @@ a fixed order, so its fingerprint does not depend on the order policies or metho
 from __future__ import annotations
 
 import json
-import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +42,7 @@ from rolewatch.rules.permission_rules import (
     contributing,
 )
 from rolewatch.rules.registry import RuleContext, rule
+from rolewatch.shell import command
 
 SOURCE_ORDER = ("CS", "PR", "PA", "PM", "PF", "PACU", "IV")
 UNRESTRICTED_ONLY = {"sts:assumerole"}
@@ -484,4 +484,4 @@ def role_chain_escalation(ctx: RuleContext) -> Iterator[Finding]:
 
 def _cli(*words: str) -> str:
     """A shell command line with every word quoted where needed (role names are untrusted text)."""
-    return " ".join(shlex.quote(w) for w in words)
+    return command(*words)

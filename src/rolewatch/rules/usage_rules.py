@@ -8,12 +8,12 @@ finding every week instead of a new one each time the day count grows.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 from rolewatch.model import Finding, RoleSnapshot
 from rolewatch.rules.registry import RuleContext, rule
+from rolewatch.shell import command
 
 
 def parse_day(value: str | None) -> date | None:
@@ -30,7 +30,7 @@ def parse_day(value: str | None) -> date | None:
 
 
 def _cmd(*parts: str) -> str:
-    return " ".join(shlex.quote(part) for part in parts)
+    return command(*parts)
 
 
 def delete_role_cli(role: RoleSnapshot) -> list[str]:
