@@ -272,7 +272,7 @@ def test_direct_invocation_audits_named_roles_and_instances(stack: EventStack, a
     outcome = service(stack).handle_event({"roles": ["ops-admin"], "instance_ids": [instance]})
     assert outcome.roles == ("ops-admin", "CloudWatchAgentRole") and outcome.status == "published"
     [message] = stack.messages()
-    assert "Who: on-demand audit (direct invocation)" in message["Message"]
+    assert "Who: on demand, actor not verified (direct invocation)" in message["Message"]
 
 
 # -- delivery --------------------------------------------------------------------------------------

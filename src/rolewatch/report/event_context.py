@@ -1,6 +1,12 @@
 """The part of an event report that says what happened: the call, who made it, and what it changed. Pure.
 
 Shown above the findings in the SNS message and stored under `event` / `changes` in the JSON report.
+
+Everything here but our own wording comes from the event's payload, which the caller wrote: each field
+is shown through rolewatch.untrusted.display (one printable line, chat mentions inert) and shortened to
+FIELD_LIMIT characters, so a user agent cannot forge a line of the report or push it past SNS's limit.
+Only an EventBridge delivery of a CloudTrail event names a caller CloudTrail recorded; anything else (a
+direct invocation, an Access Analyzer finding event) is marked "on demand, actor not verified".
 """
 
 from __future__ import annotations
@@ -9,22 +15,37 @@ from collections.abc import Sequence
 from typing import Any
 
 from rolewatch.delta import PermissionDelta
-from rolewatch.triggers import DIRECT_INVOCATION, AuditRequest
+from rolewatch.triggers import EC2_SOURCE, IAM_SOURCE, AuditRequest
+from rolewatch.untrusted import display
+
+FIELD_LIMIT = 256  # characters of one payload field shown in a report (the JSON report keeps it whole)
+UNVERIFIED = "on demand, actor not verified"
+
+
+def actor_verified(request: AuditRequest) -> bool:
+    """True only for a CloudTrail record (the caller is who CloudTrail recorded); false for a direct
+    invocation or an Access Analyzer event, whose payload anyone allowed to invoke the function could write."""
+    return request.event_source in (IAM_SOURCE, EC2_SOURCE)
+
+
+def shown(value: object) -> str:
+    return display(value, FIELD_LIMIT)
 
 
 def actor_lines(request: AuditRequest) -> list[str]:
     actor = request.actor
-    if request.event_source == DIRECT_INVOCATION:
-        return ["Who: on-demand audit (direct invocation)"]
-    lines = [f"Who: {actor.arn or actor.principal_id or 'unknown principal'} ({actor.type})"]
+    if not actor_verified(request):
+        origin = f"{actor.type} {actor.arn}" if actor.arn else actor.type
+        return [f"Who: {UNVERIFIED} ({shown(origin)})"]
+    lines = [f"Who: {shown(actor.arn or actor.principal_id or 'unknown principal')} ({shown(actor.type)})"]
     if actor.session_issuer_arn:
-        lines.append(f"  session issuer: {actor.session_issuer_arn}")
+        lines.append(f"  session issuer: {shown(actor.session_issuer_arn)}")
     if actor.invoked_by:
-        lines.append(f"  invoked by: {actor.invoked_by}")
+        lines.append(f"  invoked by: {shown(actor.invoked_by)}")
     if request.source_ip:
-        lines.append(f"  source IP: {request.source_ip}")
+        lines.append(f"  source IP: {shown(request.source_ip)}")
     if request.user_agent:
-        lines.append(f"  user agent: {request.user_agent}")
+        lines.append(f"  user agent: {shown(request.user_agent)}")
     return lines
 
 
@@ -37,22 +58,24 @@ def event_header(
     notes: Sequence[str] = (),
 ) -> list[str]:
     """The lines above the findings: event, actor, targets, what changed."""
-    where = f" in {request.region}" if request.region else ""
-    account = f", account {request.account}" if request.account else ""
+    where = f" in {shown(request.region)}" if request.region else ""
+    account = f", account {shown(request.account)}" if request.account else ""
+    when = shown(request.time) if request.time else "unknown time"
     lines = [
-        f"rolewatch: {request.event_name} ({request.event_source}) at {request.time or 'unknown time'}{where}{account}",
-        f"Event id: {request.event_id}",
+        f"rolewatch: {shown(request.event_name)} ({shown(request.event_source)}) at {when}{where}{account}",
+        f"Event id: {shown(request.event_id)}",
         *actor_lines(request),
-        f"Audited: {', '.join(roles) if roles else 'no role'}",
+        f"Audited: {', '.join(shown(r) for r in roles) if roles else 'no role'}",
     ]
     if deleted:
-        lines.append(f"Deleted before audit: {', '.join(deleted)} (the role no longer exists; nothing to audit)")
+        gone = ", ".join(shown(r) for r in deleted)
+        lines.append(f"Deleted before audit: {gone} (the role no longer exists; nothing to audit)")
     for note in notes:
-        lines.append(f"Note: {note}")
+        lines.append(f"Note: {shown(note)}")
     if deltas:
         lines.append("What changed:")
         for delta in deltas:
-            lines.extend("  " + line for line in delta.lines())
+            lines.extend("  " + display(line) for line in delta.lines())
     return lines
 
 
@@ -66,6 +89,7 @@ def event_record(request: AuditRequest) -> dict[str, Any]:
         "time": request.time,
         "region": request.region,
         "account": request.account,
+        "actor_verified": actor_verified(request),
         "actor": {
             "type": actor.type,
             "arn": actor.arn,

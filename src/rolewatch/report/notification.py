@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from rolewatch.model import AuditResult, Finding, Severity
 from rolewatch.report.model import worst_first
 from rolewatch.report.render_text import render_text
+from rolewatch.untrusted import display, printable
 
 SUBJECT_LIMIT = 99
 MESSAGE_POLICY_MAX_LINES = 400
@@ -87,8 +88,8 @@ def compose(
     # The message is what the subscriber has: corrected policies are shown whole (the 256 KB limit is
     # enforced on the whole message by delivery, which moves an oversize report to S3).
     text = render_text(kept, policy_max_lines=MESSAGE_POLICY_MAX_LINES)
-    body = "\n".join([*header, "", text]) if header else text
-    attributes: dict[str, AttributeValue] = {"account": account or "unknown"}
+    body = visible_lines("\n".join([*header, "", text]) if header else text)
+    attributes: dict[str, AttributeValue] = {"account": display(account, 64) if account else "unknown"}
     if worst is not None:
         attributes.update(
             severity=worst.severity.value,
@@ -98,7 +99,7 @@ def compose(
     else:
         attributes.update(severity="info" if has_notice else "none", category=("none",), rule=("none",))
     return Notification(
-        subject=_subject(subject_prefix, worst, kept.findings, result, notice if has_notice else None),
+        subject=_subject(subject_prefix, worst, kept.findings, result, display(notice) if has_notice else None),
         message=body,
         attributes=attributes,
         findings=len(kept.findings),
@@ -118,6 +119,13 @@ def _subject(
         text = f"[{prefix}] {worst.severity.value.upper()} {role}: {worst.title}"
         return fit_subject(text, more)
     return fit_subject(text)
+
+
+def visible_lines(text: str) -> str:
+    """The message as valid, printable UTF-8 line by line: the renderers already escape what they
+    quote, and this pass guarantees it for any header line, so sizing and publishing cannot fail on a
+    lone surrogate and no control character reaches a subscriber."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def fit_subject(text: str, tail: str = "") -> str:

@@ -25,6 +25,7 @@ from rolewatch.report.model import (
     group_by_role,
     severity_counts,
 )
+from rolewatch.untrusted import escape_hidden
 
 SEVERITY_COLOURS = {
     "critical": "#7f1d1d",
@@ -77,7 +78,8 @@ class HtmlContext:
 
 
 def _e(value: Any) -> str:
-    return escape(str(value), quote=True)
+    # Hidden characters (a lone surrogate would not even encode) shown as \u escapes, then HTML-escaped.
+    return escape(escape_hidden(str(value)), quote=True)
 
 
 def _badge(severity: str) -> str:

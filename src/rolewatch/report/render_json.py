@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from rolewatch.model import AuditResult
 from rolewatch.report.model import REPORT_SCHEMA, build_summary, format_timestamp, worst_first
+from rolewatch.untrusted import escape_hidden
 
 _ELEMENT = json.JSONEncoder(ensure_ascii=False)  # compact C encoder: ", " and ": " separators
 
@@ -45,8 +46,14 @@ def write_json(
     sources: Sequence[str] = (),
     generated_at: datetime | None = None,
 ) -> None:
-    """Write the report to a text stream, finding by finding (the same object as `build_report`)."""
-    write = stream.write
+    """Write the report to a text stream, finding by finding (the same object as `build_report`).
+
+    Hidden characters the encoder leaves raw with ensure_ascii=False (lone surrogates, C1 controls,
+    bidi overrides) are written as \\u escapes: the same JSON value, printable on any terminal."""
+
+    def write(text: str) -> None:
+        stream.write(escape_hidden(text))
+
     write("{\n")
     write(f'  "schema": {_ELEMENT.encode(REPORT_SCHEMA)},\n')
     write(f'  "generated_at": {_ELEMENT.encode(format_timestamp(generated_at))},\n')

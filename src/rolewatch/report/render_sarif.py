@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from rolewatch.model import AuditError, AuditResult, Finding, Severity
 from rolewatch.rule_metadata import RuleMeta, rule_catalogue
+from rolewatch.untrusted import escape_hidden
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
@@ -43,7 +44,9 @@ SARIF_LEVEL: dict[Severity, str] = {
 
 
 def render_sarif(result: AuditResult, *, sources: Sequence[str] = ()) -> str:
-    return json.dumps(build_sarif(result, sources=sources), indent=2, ensure_ascii=False) + "\n"
+    # Hidden characters (lone surrogates, C1 controls, bidi overrides) as \\u escapes: the same JSON value.
+    text = json.dumps(build_sarif(result, sources=sources), indent=2, ensure_ascii=False)
+    return escape_hidden(text) + "\n"
 
 
 def build_sarif(result: AuditResult, *, sources: Sequence[str] = ()) -> dict[str, Any]:

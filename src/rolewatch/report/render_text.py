@@ -3,6 +3,11 @@
 Both show the same content: a header with counts, then every role once (worst first) with its findings
 (worst first), each with what to do about it; suppressed findings after each role; input errors last.
 Long lists and policies are shortened here; the JSON report always carries everything.
+
+Both render the `displayable` copy of the result: every string from IAM or a file (names, paths,
+condition values, tags) is one printable line with chat mentions made inert, and corrected policies
+are shown with their hidden characters and markup escaped as JSON \\u escapes. A policy file in a pull
+request is attacker-controlled: its ESC, BEL or OSC sequences never reach the reader's terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from rolewatch.model import AuditError, AuditResult, Finding, Severity
+from rolewatch.report.displayable import displayable
 from rolewatch.report.model import (
     SEVERITIES_WORST_FIRST,
     RoleSection,
@@ -23,6 +29,7 @@ from rolewatch.report.model import (
     parse_suppression,
     severity_counts,
 )
+from rolewatch.untrusted import display, inert_json
 
 TEXT_WIDTH = 100
 ACTIONS_SHOWN = 8
@@ -105,12 +112,12 @@ def policy_json_lines(policy: Mapping[str, Any], width: int, max_lines: int) -> 
     indented; None when even that is longer than `max_lines` (too long to show)."""
     compact = _compact_json(policy)
     if len(compact) <= width:
-        return [compact]
+        return [inert_json(compact)]
     by_statement = _statement_per_line(policy)
     if by_statement and all(len(line) <= width for line in by_statement) and len(by_statement) <= max_lines:
-        return by_statement
+        return [inert_json(line) for line in by_statement]
     pretty = json.dumps(policy, indent=2, ensure_ascii=False).splitlines()
-    return pretty if len(pretty) <= max_lines else None
+    return [inert_json(line) for line in pretty] if len(pretty) <= max_lines else None
 
 
 def _compact_json(value: Any) -> str:
@@ -175,10 +182,11 @@ def render_text(
     message that is the only copy a reader gets (SNS) passes a larger limit.
     """
     out = _TextWriter(color, policy_max_lines)
+    result = displayable(result)
     summary = build_summary(result)
     out.wrapped("rolewatch: " + ", ".join(summary_phrases(summary)), 0)
     if sources:
-        out.wrapped("sources: " + ", ".join(sources), 0)
+        out.wrapped("sources: " + ", ".join(display(s) for s in sources), 0)
     for note in summary["notes"]:
         out.wrapped(note, 0, "note: ")
     sections = group_by_role(result.findings)
@@ -249,15 +257,31 @@ _MARKDOWN_SPECIAL = set("\\`*_[]<>|#")
 
 
 def md_text(text: str) -> str:
-    """Free text made inert: `s3:*` must not start an emphasis, `<` must not open an HTML tag."""
-    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+    """Free text made inert: one line, `s3:*` must not start an emphasis, `<` must not open an HTML tag."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in display(text, markup=False))
 
 
 def md_code(text: str) -> str:
-    """An inline code span that survives backticks inside the text."""
+    """An inline code span on one line that survives backticks inside the text: its fence is one
+    backtick longer than the longest run inside (CommonMark)."""
+    text = display(text, markup=False)  # inside a code span nothing is markup
     if "`" not in text:
         return f"`{text}`"
-    return f"`` {text} ``"
+    longest = max(len(run) for run in _backtick_runs(text))
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
+
+
+def _backtick_runs(text: str) -> list[str]:
+    runs: list[str] = []
+    current = ""
+    for char in text:
+        if char == "`":
+            current += char
+        elif current:
+            runs.append(current)
+            current = ""
+    return [*runs, current] if current else runs
 
 
 def md_fence(language: str, lines: Iterable[str]) -> list[str]:
@@ -271,6 +295,7 @@ def render_markdown(
     generated_at: datetime | None = None,
 ) -> str:
     """The report for e-mail and GitHub: summary table, a heading per role, fenced CLI and policies."""
+    result = displayable(result, markup=False)  # md_text escapes markup in Markdown's own syntax
     summary = build_summary(result)
     lines = ["# rolewatch report", ""]
     origin = f" from {', '.join(md_code(s) for s in sources)}" if sources else ""
@@ -349,7 +374,7 @@ def _md_finding(finding: Finding) -> list[str]:
 
 
 def _md_policy(policy: Mapping[str, Any]) -> list[str]:
-    pretty = json.dumps(policy, indent=2, ensure_ascii=False).splitlines()
+    pretty = [inert_json(line) for line in json.dumps(policy, indent=2, ensure_ascii=False).splitlines()]
     if len(pretty) > MARKDOWN_POLICY_MAX_LINES:
         return ["**Corrected policy:** too long to show here; see the JSON report.", ""]
     return ["**Corrected policy:**", "", *md_fence("json", pretty)]
