@@ -87,8 +87,8 @@ def inert_json(text: str, *, markup: bool = True) -> str:
     leaves raw) become \\u escapes, and with `markup` so do `<`, `>`, `&` and broadcast mentions. JSON
     escapes the C0 controls itself and these characters only occur inside strings, so the result
     parses to the same value. Raw newlines are kept: they are the layout of indented JSON."""
-    if not markup and text.isascii() and "\x7f" not in text:
-        return text  # the JSON encoder already escaped every ASCII control inside strings
+    if not markup and text.replace("\n", "").isprintable():
+        return text
     out = []
     for char in text:
         if markup and char in _JSON_MARKUP:
