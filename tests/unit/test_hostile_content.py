@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import ACCOUNT, allow, make_role, policy
+from helpers import ACCOUNT, NOW, allow, make_role, policy
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import load_baseline
@@ -182,7 +182,7 @@ def check_every_format(outputs: dict[str, str], value: str, *, in_report: bool) 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_role_content_stays_text_in_every_format(kind: str, where: str) -> None:
     value = HOSTILE[kind]
-    result = audit_roles([role_with(where, value)], load_baseline())
+    result = audit_roles([role_with(where, value)], load_baseline(), now=NOW)
     assert result.findings  # the role is audited whatever its names hold
     in_report = where in ("role-name", "path", "policy-name")  # values a finding quotes in the JSON report
     check_every_format(all_formats(result), value, in_report=in_report)
@@ -194,7 +194,7 @@ def test_hostile_payload_fields_stay_text_in_the_sns_report(kind: str, field: st
     value = HOSTILE[kind]
     request = parse_event(cloudtrail_event(field, value))
     assert isinstance(request, AuditRequest)
-    result = audit_roles([role_with("tag", "x")], load_baseline())
+    result = audit_roles([role_with("tag", "x")], load_baseline(), now=NOW)
     header = event_header(request, roles=["app-role"], deleted=[], deltas=[])
     outputs = all_formats(result, header)
     check_every_format(outputs, value, in_report=False)

@@ -9,7 +9,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from helpers import ACCOUNT, allow, make_role, policy
+from helpers import ACCOUNT, NOW, allow, make_role, policy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +89,7 @@ def chain_account(name: str, path: str, policy_name: str) -> list[RoleSnapshot]:
 
 
 def every_command(roles: list[RoleSnapshot]) -> list[str]:
-    result = audit_roles(roles, load_baseline())
+    result = audit_roles(roles, load_baseline(), now=NOW)
     return [line for finding in result.findings for line in finding.remediation.cli]
 
 
@@ -106,7 +106,7 @@ def test_every_fix_command_quotes_hostile_names_paths_and_policy_names(name: str
 def test_the_commands_of_the_permission_and_escalation_rules_name_the_role_as_one_word() -> None:
     name = "x;touch$(id)"
     roles = chain_account(name, "/p a/", "pol `id`")
-    result = audit_roles(roles, load_baseline())
+    result = audit_roles(roles, load_baseline(), now=NOW)
     by_rule: dict[str, list[str]] = {}
     for finding in result.findings:
         by_rule.setdefault(finding.rule, []).extend(finding.remediation.cli)
