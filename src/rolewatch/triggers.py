@@ -7,11 +7,18 @@ Pure: no AWS calls. Two ways in:
 The payload only says *what* to look at and *who* did it: the verdict always comes from re-reading the
 current state. Failed calls (`errorCode`) and calls outside the watched list come back as `Skipped`
 with a reason (the handler logs it); an event that is not the expected shape raises `EventError`.
+
+Every field is checked before any AWS call: a field of the wrong type (an `errorCode` that is not a
+non-empty string, `instancesSet.items` that is not a list of objects, Access Analyzer `resources`
+that is not a list) and an identifier longer than AWS allows (a 1 MB event id or role name, more
+targets than one on-demand audit takes) raise `EventError` naming the field. Nothing of absurd size
+reaches IAM, a report or the idempotency record.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +33,15 @@ DIRECT_INVOCATION = "direct invocation"
 
 class EventError(ValueError):
     """The input is not an event rolewatch can read; the message names the missing or wrong field."""
+
+
+# Longest identifiers AWS issues or accepts (IAM: role names 64, instance-profile names 128, ARNs 2048;
+# EC2 ids are about 20 characters; CloudTrail and EventBridge ids are UUIDs; a caller's "id" is ours).
+MAX_EVENT_ID = 128
+MAX_TARGET = {"role": 64, "policy": 2048, "instance-profile": 2048, "instance": 64, "association": 64}
+MAX_DIRECT_TARGETS = 50  # per key of one on-demand invocation
+_ACCOUNT = re.compile(r"\d{12}")
+MAX_REGION = 64
 
 
 class TargetKind(enum.StrEnum):
@@ -127,33 +143,51 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _optional_text(container: Mapping[str, Any], key: str, where: str) -> str | None:
+    """A string field that may be absent or null; any other type is a malformed event."""
+    value = container.get(key)
+    if value is None or isinstance(value, str):
+        return _text(value)
+    raise EventError(f"field {where!r} must be a string, not {type(value).__name__}")
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _object(container: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """An object field that may be absent or null ({}); any other type is a malformed event."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EventError(f"field {where!r} must be an object, not {type(value).__name__}")
+    return value
+
+
 def _request(detail: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(detail.get("requestParameters"))
+    return _object(detail, "requestParameters", "detail.requestParameters")
 
 
 def _response(detail: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _mapping(detail.get("responseElements"))
+    return _object(detail, "responseElements", "detail.responseElements")
 
 
-def _required(value: Any, event_name: str, where: str) -> str:
-    text = _text(value)
+def _required(params: Mapping[str, Any], key: str, event_name: str, where: str) -> str:
+    text = _optional_text(params, key, f"detail.{where}")
     if text is None:
         raise _NothingToAudit(f"{event_name} names no target: {where} is missing")
     return text
 
 
 def _role_named(detail: Mapping[str, Any]) -> tuple[Target, ...]:
-    role = _required(_request(detail).get("roleName"), detail["eventName"], "requestParameters.roleName")
+    role = _required(_request(detail), "roleName", detail["eventName"], "requestParameters.roleName")
     return (Target(TargetKind.ROLE, role),)
 
 
 def _policy_version(detail: Mapping[str, Any]) -> tuple[Target, ...]:
     params = _request(detail)
-    policy = _required(params.get("policyArn"), detail["eventName"], "requestParameters.policyArn")
+    policy = _required(params, "policyArn", detail["eventName"], "requestParameters.policyArn")
     # A version created without setAsDefault changes no one's permissions until SetDefaultPolicyVersion,
     # which is itself watched; auditing now would only repeat the previous verdict.
     if detail["eventName"] == "CreatePolicyVersion" and params.get("setAsDefault") is False:
@@ -163,54 +197,89 @@ def _policy_version(detail: Mapping[str, Any]) -> tuple[Target, ...]:
 
 def _instance_profile_call(detail: Mapping[str, Any]) -> tuple[Target, ...]:
     params = _request(detail)
-    name = _required(params.get("instanceProfileName"), detail["eventName"], "requestParameters.instanceProfileName")
+    name = _required(params, "instanceProfileName", detail["eventName"], "requestParameters.instanceProfileName")
     targets = [Target(TargetKind.INSTANCE_PROFILE, name)]
-    if role := _text(params.get("roleName")):
+    if role := _optional_text(params, "roleName", "detail.requestParameters.roleName"):
         targets.append(Target(TargetKind.ROLE, role))
     return tuple(targets)
 
 
-def _profile_of(spec: Any) -> str | None:
+def _profile_of(container: Mapping[str, Any], key: str, where: str) -> str | None:
     """An IamInstanceProfileSpecification in either casing: the ARN if given, else the name."""
-    spec = _mapping(spec)
-    return _text(spec.get("arn") or spec.get("Arn")) or _text(spec.get("name") or spec.get("Name"))
+    spec = _object(container, key, where)
+    for field_name in ("arn", "Arn", "name", "Name"):
+        if found := _optional_text(spec, field_name, f"{where}.{field_name}"):
+            return found
+    return None
+
+
+def _objects(container: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, Any]]:
+    """A list of objects that may be absent or null ([]); anything else is a malformed event."""
+    value = container.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise EventError(f"field {where!r} must be a list of objects")
+    return value
 
 
 def _run_instances(detail: Mapping[str, Any]) -> tuple[Target, ...]:
-    launched = [_mapping(item) for item in _mapping(_response(detail).get("instancesSet")).get("items") or []]
+    instances_set = _object(_response(detail), "instancesSet", "detail.responseElements.instancesSet")
+    launched = _objects(instances_set, "items", "detail.responseElements.instancesSet.items")
     # The profile is in the request when given explicitly; with a launch template only the response
     # (each instance's iamInstanceProfile) shows it.
-    requested = _profile_of(_request(detail).get("iamInstanceProfile"))
-    profiles = [requested] if requested else [_profile_of(i.get("iamInstanceProfile")) for i in launched]
+    requested = _profile_of(_request(detail), "iamInstanceProfile", "detail.requestParameters.iamInstanceProfile")
+    items = "detail.responseElements.instancesSet.items"
+    profiles = (
+        [requested]
+        if requested
+        else [
+            _profile_of(item, "iamInstanceProfile", f"{items}[{n}].iamInstanceProfile")
+            for n, item in enumerate(launched)
+        ]
+    )
     profiles = list(dict.fromkeys(p for p in profiles if p))
     if not profiles:
         raise _NothingToAudit("RunInstances launched no instance with an instance profile")
-    ids = [i for i in (_text(item.get("instanceId")) for item in launched) if i]
+    found = (_optional_text(item, "instanceId", f"{items}[{n}].instanceId") for n, item in enumerate(launched))
+    ids = [i for i in found if i]
     return (
         *(Target(TargetKind.INSTANCE_PROFILE, p) for p in profiles),
         *(Target(TargetKind.INSTANCE, i) for i in ids),
     )
 
 
-def _wrapped(section: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+def _wrapped(section: Mapping[str, Any], name: str, where: str) -> tuple[Mapping[str, Any], str]:
     """EC2 logs these calls wrapped as {"<Call>Request": {...}}; accept the flat form too."""
-    return _mapping(section.get(name)) or section
+    inner = _object(section, name, f"{where}.{name}")
+    return (inner, f"{where}.{name}") if inner else (section, where)
 
 
-def _param(params: Mapping[str, Any], key: str) -> Any:
-    """A parameter in the wrapped form's PascalCase ("InstanceId") or the flat form's camelCase."""
-    return params.get(key) or params.get(key[0].lower() + key[1:])
+def _param_key(params: Mapping[str, Any], key: str) -> str:
+    """The wrapped form's PascalCase ("InstanceId") if present, else the flat form's camelCase."""
+    return key if params.get(key) is not None else key[0].lower() + key[1:]
 
 
 def _association_call(detail: Mapping[str, Any]) -> tuple[Target, ...]:
     name = detail["eventName"]
-    params = _wrapped(_request(detail), f"{name}Request")
-    association = _mapping(_wrapped(_response(detail), f"{name}Response").get("iamInstanceProfileAssociation"))
+    params, at = _wrapped(_request(detail), f"{name}Request", "detail.requestParameters")
+    response, out = _wrapped(_response(detail), f"{name}Response", "detail.responseElements")
+    association = _object(response, "iamInstanceProfileAssociation", f"{out}.iamInstanceProfileAssociation")
+    answer = f"{out}.iamInstanceProfileAssociation"
     # Replace: the request holds the new profile and the old association id; Disassociate: only the
     # association id, so the response says which instance and profile it was.
-    instance = _text(_param(params, "InstanceId")) or _text(association.get("instanceId"))
-    profile = _profile_of(_param(params, "IamInstanceProfile")) or _profile_of(association.get("iamInstanceProfile"))
-    association_id = _text(_param(params, "AssociationId")) or _text(association.get("associationId"))
+    key = _param_key(params, "InstanceId")
+    instance = _optional_text(params, key, f"{at}.{key}") or _optional_text(
+        association, "instanceId", f"{answer}.instanceId"
+    )
+    key = _param_key(params, "IamInstanceProfile")
+    profile = _profile_of(params, key, f"{at}.{key}") or _profile_of(
+        association, "iamInstanceProfile", f"{answer}.iamInstanceProfile"
+    )
+    key = _param_key(params, "AssociationId")
+    association_id = _optional_text(params, key, f"{at}.{key}") or _optional_text(
+        association, "associationId", f"{answer}.associationId"
+    )
     if not instance and not profile:
         raise _NothingToAudit(f"{name} names neither an instance nor an instance profile")
     found = [
@@ -295,16 +364,18 @@ def _detail_of(event: Any) -> Mapping[str, Any]:
     return detail
 
 
-def _actor(identity: Any) -> Actor:
-    identity = _mapping(identity)
-    issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
+def _actor(detail: Mapping[str, Any]) -> Actor:
+    where = "detail.userIdentity"
+    identity = _object(detail, "userIdentity", where)
+    context = _object(identity, "sessionContext", f"{where}.sessionContext")
+    issuer = _object(context, "sessionIssuer", f"{where}.sessionContext.sessionIssuer")
     return Actor(
-        type=_text(identity.get("type")) or "Unknown",
-        arn=_text(identity.get("arn")),
-        principal_id=_text(identity.get("principalId")),
-        account_id=_text(identity.get("accountId")),
-        session_issuer_arn=_text(issuer.get("arn")),
-        invoked_by=_text(identity.get("invokedBy")),
+        type=_optional_text(identity, "type", f"{where}.type") or "Unknown",
+        arn=_optional_text(identity, "arn", f"{where}.arn"),
+        principal_id=_optional_text(identity, "principalId", f"{where}.principalId"),
+        account_id=_optional_text(identity, "accountId", f"{where}.accountId"),
+        session_issuer_arn=_optional_text(issuer, "arn", f"{where}.sessionContext.sessionIssuer.arn"),
+        invoked_by=_optional_text(identity, "invokedBy", f"{where}.invokedBy"),
     )
 
 
@@ -312,13 +383,19 @@ def parse_cloudtrail_event(event: Any) -> TriggerResult:
     """An EventBridge "AWS API Call via CloudTrail" event -> AuditRequest, or Skipped with the reason."""
     detail = _detail_of(event)
     name, source = detail["eventName"], detail["eventSource"]
-    event_id = _text(detail.get("eventID")) or _text(event.get("id"))
+    event_id = _optional_text(detail, "eventID", "detail.eventID") or _optional_text(event, "id", "id")
     if event_id is None:
         raise EventError("missing field 'detail.eventID' (and no envelope 'id')")
-    error_code = _text(detail.get("errorCode"))
+    _bounded(event_id, "detail.eventID", MAX_EVENT_ID)
+    error_code = None
+    if "errorCode" in detail:
+        error_code = _text(detail["errorCode"])
+        if error_code is None:
+            # A failed call is skipped, so an errorCode that does not say which error is not a success either.
+            raise EventError(f"field 'detail.errorCode' must be a non-empty string, not {detail['errorCode']!r:.40}")
     router = ROUTES.get(source, {}).get(name)
     if router is None:
-        return Skipped(event_id, name, source, f"{source} {name} is not a watched call", error_code)
+        return Skipped(event_id, _short(name), _short(source), f"{_short(source)} {_short(name)} is not a watched call")
     if error_code:
         return Skipped(event_id, name, source, f"{name} failed ({error_code}): nothing changed", error_code)
     try:
@@ -329,15 +406,59 @@ def parse_cloudtrail_event(event: Any) -> TriggerResult:
         event_id=event_id,
         event_name=name,
         event_source=source,
-        time=_text(detail.get("eventTime")) or _text(event.get("time")) or "",
-        region=_text(detail.get("awsRegion")) or _text(event.get("region")) or "",
-        account=_text(detail.get("recipientAccountId")) or _text(event.get("account")) or "",
-        actor=_actor(detail.get("userIdentity")),
-        targets=targets,
-        source_ip=_text(detail.get("sourceIPAddress")),
-        user_agent=_text(detail.get("userAgent")),
+        time=_optional_text(detail, "eventTime", "detail.eventTime") or _optional_text(event, "time", "time") or "",
+        region=_region(
+            _optional_text(detail, "awsRegion", "detail.awsRegion") or _optional_text(event, "region", "region"),
+            "detail.awsRegion",
+        ),
+        account=_account(
+            _optional_text(detail, "recipientAccountId", "detail.recipientAccountId")
+            or _optional_text(event, "account", "account"),
+            "detail.recipientAccountId",
+        ),
+        actor=_actor(detail),
+        targets=_checked(targets, CLOUDTRAIL_FIELDS),
+        source_ip=_optional_text(detail, "sourceIPAddress", "detail.sourceIPAddress"),
+        user_agent=_optional_text(detail, "userAgent", "detail.userAgent"),
         request_parameters=_request(detail),
     )
+
+
+# Where each kind of target comes from in a CloudTrail record (for the EventError naming a bad one).
+CLOUDTRAIL_FIELDS = {
+    TargetKind.ROLE: "detail.requestParameters.roleName",
+    TargetKind.POLICY: "detail.requestParameters.policyArn",
+    TargetKind.INSTANCE_PROFILE: "detail.requestParameters instance profile (name or ARN)",
+    TargetKind.INSTANCE: "detail instance id",
+    TargetKind.ASSOCIATION: "detail association id",
+}
+
+
+def _short(text: str, limit: int = 128) -> str:
+    return text if len(text) <= limit else text[:limit] + f"...[+{len(text) - limit} chars]"
+
+
+def _bounded(value: str, where: str, limit: int) -> str:
+    if len(value) > limit:
+        raise EventError(f"field {where!r} is {len(value):,} characters long; AWS allows at most {limit}")
+    return value
+
+
+def _checked(targets: tuple[Target, ...], fields: Mapping[TargetKind, str]) -> tuple[Target, ...]:
+    """Targets within AWS's own limits, before any of them is sent to AWS."""
+    for target in targets:
+        _bounded(target.value, fields[target.kind], MAX_TARGET[target.kind.value])
+    return targets
+
+
+def _account(value: str | None, where: str) -> str:
+    if value is not None and not _ACCOUNT.fullmatch(value):
+        raise EventError(f"field {where!r} must be a 12-digit account id, not {value!r:.40}")
+    return value or ""
+
+
+def _region(value: str | None, where: str) -> str:
+    return _bounded(value, where, MAX_REGION) if value is not None else ""
 
 
 # -- direct invocation -----------------------------------------------------------------------------
@@ -350,6 +471,13 @@ def _names(payload: Mapping[str, Any], key: str) -> Sequence[str]:
     value = payload.get(key, [])
     if not isinstance(value, list) or not all(_text(v) for v in value):
         raise EventError(f"field {key!r} must be a list of non-empty strings")
+    if len(value) > MAX_DIRECT_TARGETS:
+        raise EventError(
+            f"field {key!r} names {len(value):,} targets; one on-demand audit takes at most {MAX_DIRECT_TARGETS}"
+        )
+    limit = MAX_TARGET[DIRECT_KEYS[key].value]
+    for n, name in enumerate(value):
+        _bounded(name, f"{key}[{n}]", limit)
     return value
 
 
@@ -363,14 +491,17 @@ def parse_direct_invocation(payload: Any) -> AuditRequest:
     targets = tuple(Target(kind, name) for key, kind in DIRECT_KEYS.items() for name in _names(payload, key))
     if not targets:
         raise EventError("missing field 'roles' or 'instance_ids': a direct invocation names at least one target")
+    given = _optional_text(payload, "id", "id")
+    if given is not None:
+        _bounded(given, "id", MAX_EVENT_ID)
     # Each on-demand run is its own audit: without a caller-given id, duplicates are not deduplicated.
     return AuditRequest(
-        event_id=_text(payload.get("id")) or f"direct-{uuid.uuid4()}",
+        event_id=given or f"direct-{uuid.uuid4()}",
         event_name="DirectInvocation",
         event_source=DIRECT_INVOCATION,
         time=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        region=_text(payload.get("region")) or "",
-        account=_text(payload.get("account")) or "",
+        region=_region(_optional_text(payload, "region", "region"), "region"),
+        account=_account(_optional_text(payload, "account", "account"), "account"),
         actor=Actor(type=DIRECT_INVOCATION),
         targets=targets,
     )
@@ -410,49 +541,61 @@ def parse_access_analyzer_event(event: Any) -> TriggerResult:
     """
     if not isinstance(event, Mapping):
         raise EventError(f"an event must be a JSON object, not {type(event).__name__}")
-    detail_type = _text(event.get("detail-type"))
-    event_id = _text(event.get("id")) or ""
+    detail_type = _optional_text(event, "detail-type", "detail-type")
+    event_id = _bounded(_optional_text(event, "id", "id") or "", "id", MAX_EVENT_ID)
     if detail_type not in ACCESS_ANALYZER_DETAIL_TYPES:
-        return Skipped(event_id, str(detail_type), ACCESS_ANALYZER_SOURCE, f"{detail_type!r} is not a watched event")
+        shown = _short(str(detail_type))
+        return Skipped(event_id, shown, ACCESS_ANALYZER_SOURCE, f"{shown!r} is not a watched event")
     detail = event.get("detail")
     if not isinstance(detail, Mapping):
         raise EventError("missing field 'detail' (an object)")
-    resource = _text(detail.get("resource"))
+    resource = _optional_text(detail, "resource", "detail.resource")
     if resource is None:
         raise EventError("missing field 'detail.resource'")
-    finding_id = _text(detail.get("findingId") or detail.get("id")) or ""
+    _bounded(resource, "detail.resource", MAX_TARGET["policy"])
+    finding_id = _bounded(
+        _optional_text(detail, "findingId", "detail.findingId") or _optional_text(detail, "id", "detail.id") or "",
+        "detail.findingId",
+        MAX_EVENT_ID,
+    )
+    error = _optional_text(detail, "error", "detail.error")
+    resources = event.get("resources")
+    if resources is not None and not isinstance(resources, list):
+        raise EventError(f"field 'resources' must be a list, not {type(resources).__name__}")
 
     def skipped(reason: str) -> Skipped:
-        return Skipped(event_id, detail_type, ACCESS_ANALYZER_SOURCE, reason, _text(detail.get("error")))
+        return Skipped(event_id, detail_type, ACCESS_ANALYZER_SOURCE, reason, error)
 
     if detail.get("resourceType") != ROLE_RESOURCE_TYPE:
         return skipped(f"finding {finding_id} is on {detail.get('resourceType')} {resource}, not on an IAM role")
-    if _text(detail.get("error")):
-        return skipped(f"Access Analyzer could not analyze {resource} ({detail['error']})")
+    if error:
+        return skipped(f"Access Analyzer could not analyze {resource} ({_short(error)})")
     if detail.get("isDeleted") is True or detail.get("status") != "ACTIVE":
         state = "deleted" if detail.get("isDeleted") is True else detail.get("status")
         return skipped(f"finding {finding_id} on {resource} is {state}: nothing to audit")
     parts = resource.split(":", 5)
-    account = _text(event.get("account")) or ""
+    account = _account(_optional_text(event, "account", "account"), "account")
     if len(parts) < 6 or not parts[5].startswith("role/"):
         raise EventError(f"field 'detail.resource' is not a role ARN: {resource!r}")
     if account and parts[4] != account:
         return skipped(f"{resource} belongs to account {parts[4]}; this auditor audits account {account}")
-    time = _text(event.get("time")) or ""
-    analyzer = next((r for r in event.get("resources") or [] if isinstance(r, str)), None)
+    time = _optional_text(event, "time", "time") or ""
+    analyzer = next((r for r in resources or [] if isinstance(r, str)), None)
+    if analyzer is not None:
+        _bounded(analyzer, "resources[0]", MAX_TARGET["policy"])
     return AuditRequest(
         event_id=access_analyzer_idempotency_key(ACCESS_ANALYZER_DETAIL_TYPES[detail_type], resource, time),
         event_name=detail_type,
         event_source=ACCESS_ANALYZER_SOURCE,
         time=time,
-        region=_text(event.get("region")) or "",
+        region=_region(_optional_text(event, "region", "region"), "region"),
         account=account,
         actor=Actor(type="IAM Access Analyzer", arn=analyzer),
-        targets=(Target(TargetKind.ROLE, parts[5].rsplit("/", 1)[-1]),),
+        targets=_checked((Target(TargetKind.ROLE, parts[5].rsplit("/", 1)[-1]),), {TargetKind.ROLE: "detail.resource"}),
         request_parameters={
             "roleArn": resource,
             "findingId": finding_id,
-            "findingType": _text(detail.get("findingType")) or "ExternalAccess",
+            "findingType": _optional_text(detail, "findingType", "detail.findingType") or "ExternalAccess",
             "analyzerArn": analyzer,
             "eventId": event_id,
         },

@@ -235,7 +235,7 @@ def test_calls_that_name_a_role_audit_that_role(name: str) -> None:
     assert result.role_names == ("S3AccessRole",)
 
 
-@pytest.mark.parametrize("params", [{}, None, {"roleName": ""}, {"roleName": 7}])
+@pytest.mark.parametrize("params", [{}, None, {"roleName": ""}, {"roleName": None}])
 def test_a_role_call_without_a_role_name_is_skipped(params: Any) -> None:
     assert "requestParameters.roleName is missing" in skip_reason(
         parse_event(cloudtrail_event("PutRolePolicy", params))
