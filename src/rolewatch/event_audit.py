@@ -9,15 +9,25 @@ Outcomes, each defined and tested:
 - an event that is not an event (`EventError`): raised, so the invocation fails and the event ends in the
   dead-letter queue where a person can look at it (a security tool must not drop input silently, and
   the retries cost nothing: the parse fails before any AWS call);
-- a role deleted before the audit: a short `info` report ("deleted before audit"), not a failure;
+- a role deleted before the audit: a short `info` report ("deleted before audit"), not a failure; when
+  the call granted something (CreateRole, AttachRolePolicy, PutRolePolicy, UpdateAssumeRolePolicy) the
+  report is published whatever MIN_SEVERITY, at `medium`, quoting what the event claimed as unverified:
+  a role that lives for seconds is what an attacker's cleanup looks like. CloudFormation's own
+  create-then-delete (a rollback; `invokedBy` cloudformation.amazonaws.com) stays an `info` notice;
+- a piece of a live role vanishing while it is read: the role is re-read, then RoleReadError fails the
+  invocation (retry, then the DLQ), never "deleted before audit";
 - a policy attached to no role, an instance without a profile: a note, nothing to audit;
 - SNS or S3 failure: `DeliveryError` is raised (Lambda retries, then the DLQ);
 - the same event delivered twice: the second delivery returns the first outcome and publishes nothing
   (Powertools idempotency on DynamoDB, keyed on the CloudTrail `eventID`, else the EventBridge `id`).
+  The record holds a digest of the event id and counts (`AuditOutcome.to_record`), never payload text,
+  so it always fits in a DynamoDB item; keys live in namespaces (`cloudtrail:`, `access-analyzer:`,
+  `direct:`), so a caller's own "id" can never pre-empt an EventBridge event's key.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,12 +66,20 @@ from rolewatch.model import (
     Severity,
 )
 from rolewatch.report import build_report
-from rolewatch.report.event_context import event_header, event_record
+from rolewatch.report.event_context import actor_verified, claimed_grant_lines, event_header, event_record
 from rolewatch.report.model import severity_counts, worst_first
 from rolewatch.report.notification import compose
 from rolewatch.settings import Settings
-from rolewatch.triggers import DIRECT_INVOCATION, AuditRequest, Skipped, TriggerResult, parse_event
+from rolewatch.triggers import (
+    ACCESS_ANALYZER_SOURCE,
+    DIRECT_INVOCATION,
+    AuditRequest,
+    Skipped,
+    TriggerResult,
+    parse_event,
+)
 from rolewatch.undo import undo_first
+from rolewatch.untrusted import shorten
 
 LOG = logging.getLogger(__name__)
 
@@ -72,6 +90,12 @@ Deduplicator = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
 
 # Calls after which the role itself may not be visible yet (IAM is eventually consistent).
 JUST_CREATED = frozenset({"CreateRole"})
+# Calls that grant something to the role they name: if the role is gone before the audit, what the
+# call granted is reported (unverified) whatever MIN_SEVERITY.
+GRANTING_CALLS = frozenset({"CreateRole", "AttachRolePolicy", "PutRolePolicy", "UpdateAssumeRolePolicy"})
+VANISHED_GRANT_SEVERITY = Severity.MEDIUM
+# CloudFormation creating and deleting a role is a stack rollback (or create-then-delete): ordinary.
+CLOUDFORMATION = "cloudformation.amazonaws.com"
 # Calls that change which role an instance runs with: the delta is old role vs new role.
 INSTANCE_CALLS = frozenset(
     {
@@ -89,11 +113,16 @@ def idempotency_key(event: Any, request: AuditRequest) -> str | None:
     """What makes two deliveries the same event: the request's event id, which for CloudTrail is the
     record's `eventID` (kept when another region's bus forwards the event), else the EventBridge `id`.
     A direct invocation is deduplicated only on a caller-given "id": without one, every invocation is
-    its own audit (asking twice for an on-demand audit means wanting two)."""
+    its own audit (asking twice for an on-demand audit means wanting two).
+
+    Each origin has its own namespace: whoever may invoke the function cannot choose an "id" that
+    equals a CloudTrail or Access Analyzer key and so suppress the real event's report."""
     if request.event_source == DIRECT_INVOCATION:
         given = event.get("id") if isinstance(event, Mapping) else None
-        return request.event_id if given else None
-    return request.event_id or None
+        return f"direct:{request.event_id}" if given else None
+    if request.event_source == ACCESS_ANALYZER_SOURCE:
+        return request.event_id or None  # already "access-analyzer:<family>:<role>:<hour>"
+    return f"cloudtrail:{request.event_id}" if request.event_id else None
 
 
 @dataclass(frozen=True)
@@ -118,10 +147,25 @@ class EventAudit:
     def notice(self) -> str | None:
         if not self.deleted:
             return None
+        if self.vanished_grant:
+            return f"{', '.join(self.deleted)} gone before audit after {self.request.event_name} granted it access"
         return f"{', '.join(self.deleted)} deleted before audit ({self.request.event_name})"
 
+    @property
+    def vanished_grant(self) -> bool:
+        """A role the call granted something to, gone before it could be read, not in a CloudFormation
+        rollback: reported whatever MIN_SEVERITY."""
+        request = self.request
+        return (
+            bool(self.deleted)
+            and request.event_name in GRANTING_CALLS
+            and actor_verified(request)
+            and request.actor.invoked_by != CLOUDFORMATION
+        )
+
     def header(self) -> list[str]:
-        return event_header(self.request, roles=self.roles, deleted=self.deleted, deltas=self.deltas, notes=self.notes)
+        lines = event_header(self.request, roles=self.roles, deleted=self.deleted, deltas=self.deltas, notes=self.notes)
+        return [*lines, *claimed_grant_lines(self.request)] if self.vanished_grant else lines
 
     def full_report(self) -> dict[str, Any]:
         report = build_report(self.result, sources=[f"event:{self.request.event_id}"])
@@ -160,19 +204,32 @@ class AuditOutcome:
             "duplicate": self.duplicate,
         }
 
+    def to_record(self) -> dict[str, Any]:
+        """What the idempotency record keeps: a digest of the event id and counts, never payload text, so
+        the item stays far below DynamoDB's 400 KB whatever the event held."""
+        return {
+            "status": self.status,
+            "event_digest": event_digest(self.event_id),
+            "event_name": shorten(self.event_name, 128),
+            "roles": len(self.roles),
+            "deleted": len(self.deleted),
+            "findings": dict(self.findings),
+            "message_id": self.message_id,
+            "overflow_key": self.overflow_key,
+        }
+
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AuditOutcome:
+    def from_record(cls, data: Mapping[str, Any], event_id: str) -> AuditOutcome:
+        """The outcome a duplicate delivery returns: the stored status, counts and message id."""
         return cls(
             status=data["status"],
-            event_id=data["event_id"],
+            event_id=event_id,
             event_name=data["event_name"],
-            reason=data.get("reason", ""),
-            roles=tuple(data.get("roles", ())),
-            deleted=tuple(data.get("deleted", ())),
+            reason=f"duplicate of an audit of {data.get('roles', 0)} role(s), {data.get('deleted', 0)} deleted",
             findings=dict(data.get("findings", {})),
             message_id=data.get("message_id"),
             overflow_key=data.get("overflow_key"),
-            duplicate=bool(data.get("duplicate", False)),
+            duplicate=True,
         )
 
     def metrics(self) -> dict[str, int]:
@@ -244,18 +301,30 @@ class EventAuditService:
         key = idempotency_key(event, parsed)
         if once is None or key is None:
             return self.handle(parsed)
-        ran = False
+        outcome: AuditOutcome | None = None
 
         def run() -> dict[str, Any]:
-            nonlocal ran
-            ran = True
-            return self.handle(parsed).to_dict()
+            nonlocal outcome
+            outcome = self.handle(parsed)
+            return outcome.to_record()
 
-        stored = AuditOutcome.from_dict(once(key, run))
-        if not ran:
-            LOG.info("duplicate delivery of event %s: already audited, nothing published", key)
-            return replace(stored, duplicate=True)
-        return stored
+        try:
+            stored = once(key, run)
+        except Exception:
+            if outcome is None:
+                raise  # the audit itself failed: fail the invocation (retry, then the DLQ)
+            # The report is out; only completing the record failed. Failing now would make Lambda retry
+            # and publish the report again; the record stays "in progress" until its short expiry.
+            LOG.warning(
+                "report of event %s published, but its idempotency record could not be completed",
+                event_digest(key),
+                exc_info=True,
+            )
+            return outcome
+        if outcome is None:
+            LOG.info("duplicate delivery of event %s: already audited, nothing published", event_digest(key))
+            return AuditOutcome.from_record(stored, parsed.event_id)
+        return outcome
 
     def handle(self, parsed: TriggerResult) -> AuditOutcome:
         if isinstance(parsed, Skipped):
@@ -339,6 +408,9 @@ class EventAuditService:
             min_severity=self.min_severity,
             publish_clean=self.publish_clean,
             notice=audit.notice,
+            notice_severity=VANISHED_GRANT_SEVERITY if audit.vanished_grant else Severity.INFO,
+            notice_always=audit.vanished_grant,
+            subject_prefix="rolewatch" if actor_verified(audit.request) else "rolewatch on-demand",
         )
         if notification is None:
             return None
@@ -386,6 +458,11 @@ def read_named_roles(clients: AwsClients, roles: Iterable[RoleSnapshot], now: da
         if not level:
             break
     return [r for r in read.values() if r is not None]
+
+
+def event_digest(event_id: str) -> str:
+    """A short fixed-size name for an event id (for records and logs: the id itself is the caller's)."""
+    return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _safe_key(text: str) -> str:
@@ -494,10 +571,12 @@ class _DeltaReader:
     def _role_deltas(self) -> list[PermissionDelta]:
         name = self.request.event_name
         policy_before = None
-        if name == "DetachRolePolicy":
-            policy_before = read_managed_policy(self.clients, str(self.params.get("policyArn", "")))
-        elif name in ("CreatePolicyVersion", "SetDefaultPolicyVersion"):
-            policy_before = previous_default_version(self.clients, str(self.params.get("policyArn", "")))
+        # Never a missing ARN sent to IAM as "" or "None": without one the delta says it cannot tell.
+        policy_arn = _given(self.params, "policyArn")
+        if name == "DetachRolePolicy" and policy_arn:
+            policy_before = read_managed_policy(self.clients, policy_arn)
+        elif name in ("CreatePolicyVersion", "SetDefaultPolicyVersion") and policy_arn:
+            policy_before = previous_default_version(self.clients, policy_arn)
         change = _describe_call(name, self.params)
         out = []
         for role_name, snapshot in self.snapshots.items():
@@ -521,8 +600,10 @@ class _DeltaReader:
         new_profile = self.request.instance_profiles[0] if self.request.instance_profiles else None
         new_role_name = targets.role_of_profile(new_profile) if new_profile else None
         if name in ("AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile"):
-            role_name = str(self.params.get("roleName", ""))
-            profile = str(self.params.get("instanceProfileName", ""))
+            role_name = _given(self.params, "roleName")
+            profile = _given(self.params, "instanceProfileName")
+            if role_name is None:
+                return []  # the event names no role: nothing to compare
             role = self._role(role_name)
             subject = f"instance profile {profile}"
             if name == "AddRoleToInstanceProfile":
@@ -560,6 +641,11 @@ class _DeltaReader:
         old_role = old_profile.role_names[0] if old_profile and old_profile.role_names else None
         basis = f"the replaced association {association} had profile {found[1]} (role {old_role or 'none'})"
         return before_instance_change(self._role(old_role), basis)
+
+
+def _given(params: Mapping[str, Any], key: str) -> str | None:
+    value = params.get(key)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _describe_call(name: str, params: Mapping[str, Any]) -> str:

@@ -223,15 +223,47 @@ def test_a_failed_call_is_skipped(stack: EventStack) -> None:
 
 
 def test_a_role_deleted_before_the_audit_is_a_short_info_report(stack: EventStack) -> None:
-    event = load_event("iam-attach-role-policy.json")  # no account seeded: the role does not exist
-    assert service(stack).handle_event(event).deleted == ("Company1-Logs-Role",)
+    event = load_event("iam-tag-role.json")  # no account seeded: the role does not exist; tags grant nothing
+    assert service(stack).handle_event(event).deleted == ("CloudWatchAgentRole",)
     assert stack.messages() == []  # info is below the default MIN_SEVERITY
     outcome = service(stack, min_severity=Severity.INFO).handle_event(event)
     assert outcome.status == "published" and outcome.metrics()["DeletedBeforeAudit"] == 1
     [message] = stack.messages()
-    assert message["Subject"] == "[rolewatch] INFO Company1-Logs-Role deleted before audit (AttachRolePolicy)"
+    assert message["Subject"] == "[rolewatch] INFO CloudWatchAgentRole deleted before audit (TagRole)"
     assert attributes(message)["severity"] == "info"
-    assert "Deleted before audit: Company1-Logs-Role" in message["Message"]
+    assert "Deleted before audit: CloudWatchAgentRole" in message["Message"]
+
+
+@pytest.mark.parametrize(
+    ("file", "role", "claim"),
+    [
+        ("iam-attach-role-policy.json", "Company1-Logs-Role", "attached policy: arn:aws:iam::aws:policy/Administrator"),
+        ("iam-create-role.json", "github-deploy-role", "trust policy: "),
+        ("iam-put-role-policy.json", None, "inline policy document: "),
+        ("iam-update-assume-role-policy.json", None, "trust policy: "),
+    ],
+)
+def test_a_role_gone_after_a_granting_call_is_published_whatever_the_minimum(
+    stack: EventStack, file: str, role: str | None, claim: str
+) -> None:
+    event = load_event(file)  # nothing seeded: the role is gone by the time it is read
+    outcome = service(stack, min_severity=Severity.CRITICAL, retry=RetryPolicy(attempts=1)).handle_event(event)
+    assert outcome.status == "published" and outcome.deleted
+    [message] = stack.messages()
+    assert attributes(message)["severity"] == "medium"
+    assert "gone before audit after" in message["Subject"]
+    assert "UNVERIFIED" in message["Message"] and "could not be read" in message["Message"]
+    assert claim in message["Message"]
+    if role:
+        assert role in message["Subject"]
+
+
+def test_a_cloudformation_rollback_of_a_role_stays_quiet(stack: EventStack) -> None:
+    event = load_event("iam-create-role.json")
+    event["detail"]["userIdentity"]["invokedBy"] = "cloudformation.amazonaws.com"
+    outcome = service(stack, retry=RetryPolicy(attempts=1)).handle_event(event)
+    assert outcome.deleted == ("github-deploy-role",) and outcome.status == "below-threshold"
+    assert stack.messages() == []
 
 
 def test_create_role_waits_for_eventual_consistency_then_reports_deletion(stack: EventStack) -> None:

@@ -19,6 +19,11 @@ Idempotency: Powertools' idempotency utility on the DynamoDB table IDEMPOTENCY_T
 for a direct invocation, its optional "id"). A record lives 24 hours, longer than EventBridge's and
 Lambda's retry windows, so a redelivered event publishes nothing new. A direct invocation without
 "id" is not deduplicated: asking twice for an on-demand audit means wanting two audits.
+
+A delivery that arrives while the same event is still being audited (IdempotencyAlreadyInProgressError)
+is an expected duplicate: logged and counted as `DuplicateEvents`, and the invocation succeeds, since
+the audit in progress owns the event (if it fails, Lambda retries it, and its record is released).
+FailedAudits counts real failures only, so its alarm means something.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from rolewatch.analyzer.check import AccessAnalyzerCheck
 from rolewatch.event_audit import Deduplicator, EventAuditService
@@ -96,6 +102,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         service, once = runtime(load_settings(required=EVENT_FUNCTION_REQUIRES))
         outcome = service.handle_event(event, once)
+    except IdempotencyAlreadyInProgressError:
+        metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate delivery while the same event is being audited: that audit owns it")
+        return {"status": "duplicate-in-progress", "duplicate": True}
     except Exception:
         metrics.add_metric(name="FailedAudits", unit=MetricUnit.Count, value=1)
         logger.exception("event audit failed: the invocation fails and the event goes to retry, then the DLQ")

@@ -79,6 +79,31 @@ def event_header(
     return lines
 
 
+CLAIM_LIMIT = 1024  # characters of a claimed policy document quoted in the message
+# What each granting call's parameters claim, in the words of the report.
+_CLAIMS = {
+    "CreateRole": (("assumeRolePolicyDocument", "trust policy"),),
+    "UpdateAssumeRolePolicy": (("policyDocument", "trust policy"),),
+    "AttachRolePolicy": (("policyArn", "attached policy"),),
+    "PutRolePolicy": (("policyName", "inline policy"), ("policyDocument", "inline policy document")),
+}
+
+
+def claimed_grant_lines(request: AuditRequest) -> list[str]:
+    """For a role gone before the audit: what the call claimed to grant, quoted as unverified."""
+    params = request.request_parameters
+    lines = [
+        f"UNVERIFIED: {shown(request.event_name)} granted the role access, and the role could not be read "
+        "(gone before the audit). What the event claimed, as CloudTrail recorded it:"
+    ]
+    for key, label in _CLAIMS.get(request.event_name, ()):
+        value = params.get(key)
+        if value is not None:
+            lines.append(f"  {label}: {display(value, CLAIM_LIMIT)}")
+    lines.append("  Check CloudTrail for what else this principal did around this time.")
+    return lines
+
+
 def event_record(request: AuditRequest) -> dict[str, Any]:
     """The event as the JSON report stores it."""
     actor = request.actor

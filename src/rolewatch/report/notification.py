@@ -73,14 +73,18 @@ def compose(
     publish_clean: bool = False,
     subject_prefix: str = "rolewatch",
     notice: str | None = None,
+    notice_severity: Severity = Severity.INFO,
+    notice_always: bool = False,
 ) -> Notification | None:
     """The notification to publish, or None when there is nothing to say at this threshold.
 
-    `notice` is an `info`-level message that is worth a report on its own (e.g. "role X deleted before
-    audit"): published when `info` reaches `min_severity`, and used as the subject when no finding is.
+    `notice` is a message worth a report on its own (e.g. "role X deleted before audit"), at
+    `notice_severity`: published when that reaches `min_severity`, or always with `notice_always` (a
+    fact the audit could not verify, which the threshold on verified findings cannot judge), and used
+    as the subject when no finding is.
     """
     kept = reportable(result, min_severity)
-    has_notice = notice is not None and Severity.INFO.at_least(min_severity)
+    has_notice = notice is not None and (notice_always or notice_severity.at_least(min_severity))
     if not kept.findings and not kept.errors and not has_notice and not publish_clean:
         return None
     ordered = worst_first(kept.findings)
@@ -97,9 +101,16 @@ def compose(
             rule=tuple(dict.fromkeys(f.rule for f in ordered)),
         )
     else:
-        attributes.update(severity="info" if has_notice else "none", category=("none",), rule=("none",))
+        attributes.update(severity=notice_severity.value if has_notice else "none", category=("none",), rule=("none",))
     return Notification(
-        subject=_subject(subject_prefix, worst, kept.findings, result, display(notice) if has_notice else None),
+        subject=_subject(
+            subject_prefix,
+            worst,
+            kept.findings,
+            result,
+            display(notice) if has_notice else None,
+            severity=notice_severity,
+        ),
         message=body,
         attributes=attributes,
         findings=len(kept.findings),
@@ -107,10 +118,16 @@ def compose(
 
 
 def _subject(
-    prefix: str, worst: Finding | None, findings: Sequence[Finding], result: AuditResult, notice: str | None
+    prefix: str,
+    worst: Finding | None,
+    findings: Sequence[Finding],
+    result: AuditResult,
+    notice: str | None,
+    *,
+    severity: Severity = Severity.INFO,
 ) -> str:
     if worst is None and notice is not None:
-        text = f"[{prefix}] INFO {notice}"
+        text = f"[{prefix}] {severity.value.upper()} {notice}"
     elif worst is None:
         text = f"[{prefix}] clean: {result.roles_audited} role(s) audited, nothing to report"
     else:
