@@ -24,7 +24,9 @@ from rolewatch.triggers import (
     parse_event,
 )
 
-NAMES_A_FIELD = re.compile(r"field '[^']+'|missing field|must be a JSON object|not an EventBridge event|bare CloudTrail")
+NAMES_A_FIELD = re.compile(
+    r"field '[^']+'|missing field|must be a JSON object|not an EventBridge event|bare CloudTrail"
+)
 
 
 def access_analyzer_event(**changes: Any) -> dict[str, Any]:
@@ -147,7 +149,10 @@ field_keys = st.sampled_from(
 )  # fmt: skip
 params = st.dictionaries(field_keys, json_value | st.dictionaries(field_keys, json_value, max_size=3), max_size=4)
 detail = st.fixed_dictionaries(
-    {"eventName": watched_name | json_value, "eventSource": st.sampled_from(["iam.amazonaws.com", "ec2.amazonaws.com"])},
+    {
+        "eventName": watched_name | json_value,
+        "eventSource": st.sampled_from(["iam.amazonaws.com", "ec2.amazonaws.com"]),
+    },
     optional={
         "eventID": json_value,
         "errorCode": json_value,
@@ -163,16 +168,22 @@ cloudtrail_envelope = st.fixed_dictionaries(
     {"detail-type": st.just("AWS API Call via CloudTrail") | json_value, "detail": detail | json_value},
     optional={"id": json_value, "source": json_value, "account": json_value, "time": json_value},
 )
+analyzer_detail = st.fixed_dictionaries(
+    {"resource": st.just("arn:aws:iam::111122223333:role/app") | json_value},
+    optional={
+        "resourceType": st.just("AWS::IAM::Role") | json_value,
+        "status": st.just("ACTIVE") | json_value,
+        "error": json_value,
+        "id": json_value,
+        "isDeleted": json_value,
+    },
+)
 analyzer_envelope = st.fixed_dictionaries(
     {
         "source": st.just("aws.access-analyzer"),
         "detail-type": st.sampled_from(["Access Analyzer Finding", "Unused Access Finding for IAM entities"])
         | json_value,
-        "detail": st.fixed_dictionaries(
-            {"resource": st.just("arn:aws:iam::111122223333:role/app") | json_value},
-            optional={"resourceType": st.just("AWS::IAM::Role") | json_value, "status": st.just("ACTIVE") | json_value,
-                      "error": json_value, "id": json_value, "isDeleted": json_value},
-        ) | json_value,  # fmt: skip
+        "detail": analyzer_detail | json_value,
     },
     optional={"resources": json_value, "account": json_value, "id": json_value, "region": json_value},
 )
