@@ -11,8 +11,8 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from event_strategies import any_event
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from test_triggers import cloudtrail_event
 
 from rolewatch.triggers import (
@@ -132,67 +132,6 @@ def test_the_largest_legal_direct_invocation_is_accepted() -> None:
 
 
 # -- generated envelopes -----------------------------------------------------------------------------
-
-json_scalar = st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.sampled_from(["", " ", "\ud800"])
-json_value = st.recursive(
-    json_scalar,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
-    max_leaves=8,
-)
-watched_name = st.sampled_from(
-    ["CreateRole", "AttachRolePolicy", "PutRolePolicy", "CreatePolicyVersion", "AddRoleToInstanceProfile",
-     "RunInstances", "ReplaceIamInstanceProfileAssociation", "DisassociateIamInstanceProfile", "DeleteRole"]
-)  # fmt: skip
-field_keys = st.sampled_from(
-    ["roleName", "policyArn", "instanceProfileName", "iamInstanceProfile", "instancesSet", "items", "instanceId",
-     "InstanceId", "IamInstanceProfile", "AssociationId", "setAsDefault", "arn", "name"]
-)  # fmt: skip
-params = st.dictionaries(field_keys, json_value | st.dictionaries(field_keys, json_value, max_size=3), max_size=4)
-detail = st.fixed_dictionaries(
-    {
-        "eventName": watched_name | json_value,
-        "eventSource": st.sampled_from(["iam.amazonaws.com", "ec2.amazonaws.com"]),
-    },
-    optional={
-        "eventID": json_value,
-        "errorCode": json_value,
-        "userIdentity": json_value | st.fixed_dictionaries({}, optional={"arn": json_value, "type": json_value}),
-        "requestParameters": params | json_value,
-        "responseElements": params | json_value,
-        "userAgent": json_value,
-        "recipientAccountId": json_value | st.just("111122223333"),
-        "awsRegion": json_value,
-    },
-)
-cloudtrail_envelope = st.fixed_dictionaries(
-    {"detail-type": st.just("AWS API Call via CloudTrail") | json_value, "detail": detail | json_value},
-    optional={"id": json_value, "source": json_value, "account": json_value, "time": json_value},
-)
-analyzer_detail = st.fixed_dictionaries(
-    {"resource": st.just("arn:aws:iam::111122223333:role/app") | json_value},
-    optional={
-        "resourceType": st.just("AWS::IAM::Role") | json_value,
-        "status": st.just("ACTIVE") | json_value,
-        "error": json_value,
-        "id": json_value,
-        "isDeleted": json_value,
-    },
-)
-analyzer_envelope = st.fixed_dictionaries(
-    {
-        "source": st.just("aws.access-analyzer"),
-        "detail-type": st.sampled_from(["Access Analyzer Finding", "Unused Access Finding for IAM entities"])
-        | json_value,
-        "detail": analyzer_detail | json_value,
-    },
-    optional={"resources": json_value, "account": json_value, "id": json_value, "region": json_value},
-)
-direct_payload = st.fixed_dictionaries(
-    {},
-    optional={"roles": json_value | st.lists(st.text(max_size=70), max_size=3), "instance_ids": json_value,
-              "id": json_value, "account": json_value, "region": json_value, "mode": json_value},
-)  # fmt: skip
-any_event = cloudtrail_envelope | analyzer_envelope | direct_payload | json_value
 
 OUTCOMES: Counter[str] = Counter()
 
