@@ -286,13 +286,78 @@ def test_weekly_schedule(template):
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["AuditDeadLetterQueue", "Arn"]}}
 
 
-def test_dead_letter_alarm_publishes_to_the_topic(template):
+def test_dead_letter_alarm_publishes_to_its_own_topic(template, resolved):
+    """A broken or deleted report topic must not silence the alarm that says reports are failing."""
     (alarm,) = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
     props = alarm["Properties"]
     assert props["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AuditDeadLetterQueue", "QueueName"]}}
     ]
-    assert props["AlarmActions"] == [{"Ref": "ReportTopic"}]
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert template["Resources"]["AlarmSubscription"]["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    assert "AlarmTopicArn" in template["Outputs"]
+    alarm_arn = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{resolved['DeadLetterAlarm']['Properties']['AlarmName']}"
+    statements = resolved["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == alarm_arn
+
+
+def _statements(resolved: dict, policy: str) -> list[dict]:
+    return resolved[policy]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_only_the_two_functions_may_publish_reports(resolved):
+    roles = sorted(f"arn:aws:iam::{ACCOUNT}:role/rolewatch-{name}" for name in ("EventAuditRole", "AccountAuditRole"))
+    statements = _statements(resolved, "ReportTopicPolicy")
+    [deny] = [s for s in statements if s["Effect"] == "Deny" and s["Action"] == "sns:Publish"]
+    assert deny["Principal"] == "*"
+    assert sorted(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == roles
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Action"] == "sns:Publish" and sorted(allow["Principal"]["AWS"]) == roles
+
+
+def test_only_configured_principals_may_subscribe_to_reports(template, resolved):
+    statements = _statements(resolved, "ReportTopicPolicy")
+    [deny] = [s for s in statements if s["Effect"] == "Deny" and s["Action"] == "sns:Subscribe"]
+    assert deny["Principal"] == "*"
+    assert template["Parameters"]["ReportSubscriberArns"]["Type"] == "CommaDelimitedList"
+    raw = [
+        s for s in template["Resources"]["ReportTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == deny["Sid"]
+    ]  # fmt: skip
+    assert raw[0]["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == {"Ref": "ReportSubscriberArns"}
+    # The stack's own e-mail subscription is made by CloudFormation with the deployer's credentials.
+    assert deny["Condition"]["StringNotEquals"] == {"aws:CalledViaFirst": "cloudformation.amazonaws.com"}
+
+
+def test_the_key_admits_only_this_stacks_alarm_and_rules(resolved):
+    statements = {s["Sid"]: s for s in resolved["ReportKey"]["Properties"]["KeyPolicy"]["Statement"]}
+    for sid in ("CloudWatchAlarmsPublishToTopic", "EventBridgeDeadLetters"):
+        assert statements[sid]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT, sid
+    alarm = statements["CloudWatchAlarmsPublishToTopic"]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert (
+        alarm
+        == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{resolved['DeadLetterAlarm']['Properties']['AlarmName']}"
+    )
+
+
+def test_dead_letters_and_idempotency_records_outlive_the_stack(template):
+    for name in ("AuditDeadLetterQueue", "IdempotencyTable", "ReportAccessLogBucket"):
+        resource = template["Resources"][name]
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+def test_who_reads_the_reports_is_logged(template, resolved):
+    logging = template["Resources"]["ReportBucket"]["Properties"]["LoggingConfiguration"]
+    assert logging["DestinationBucketName"] == {"Ref": "ReportAccessLogBucket"}
+    log_bucket = template["Resources"]["ReportAccessLogBucket"]["Properties"]
+    assert set(log_bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    policy = template["Resources"]["ReportAccessLogBucketPolicy"]["Properties"]["PolicyDocument"]
+    [delivery] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": ["ReportBucket", "Arn"]}
+    assert resolved["ReportAccessLogBucketPolicy"]["Properties"]["Bucket"]
 
 
 # -- storage and encryption ------------------------------------------------------------------------
