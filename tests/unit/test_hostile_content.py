@@ -200,3 +200,25 @@ def test_hostile_payload_fields_stay_text_in_the_sns_report(kind: str, field: st
     check_every_format(outputs, value, in_report=False)
     assert any(line.startswith("Who: ") for line in outputs["sns"].split("\n"))
     assert max(len(line) for line in header) < 400  # a 20,000-character field is shortened in the message
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "sarif"])
+def test_rolewatch_check_prints_no_control_sequence_from_a_policy_file(tmp_path: Any, fmt: str) -> None:
+    """A policy file in a pull request is attacker-controlled: the terminal gets no raw ESC, BEL or OSC."""
+    from io import StringIO
+
+    from rolewatch.cli import main
+
+    hostile = HOSTILE["terminal"] + HOSTILE["forged-lines"] + HOSTILE["surrogate"]
+    document = {"Version": "2012-10-17", "Statement": [{"Sid": "x", "Effect": "Allow", "Action": "*",
+                "Resource": "*", "Condition": {"StringEquals": {"aws:userAgent": hostile}}}]}  # fmt: skip
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(document), encoding="utf-8")  # \\ud800 written as a JSON escape, as an attacker would
+    out, err = StringIO(), StringIO()
+
+    main(["check", str(path), "--format", fmt], stdout=out, stderr=err)
+
+    printed = out.getvalue() + err.getvalue()
+    printed.encode("utf-8")  # a lone surrogate would not even reach the terminal
+    assert all(line.isprintable() for line in printed.split("\n")), fmt
+    assert not FORGED_LINE.search(printed)
