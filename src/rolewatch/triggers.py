@@ -52,6 +52,13 @@ class TargetKind(enum.StrEnum):
     ASSOCIATION = "association"  # an instance-profile association id (iip-assoc-...)
 
 
+# IAM role names and EC2 instance ids as AWS issues them: anything else never reaches an API call.
+TARGET_PATTERN = {
+    TargetKind.ROLE: re.compile(r"[\w+=,.@-]{1,64}", re.ASCII),
+    TargetKind.INSTANCE: re.compile(r"i-[0-9a-f]{1,32}"),
+}
+
+
 @dataclass(frozen=True)
 class Target:
     kind: TargetKind
@@ -445,9 +452,13 @@ def _bounded(value: str, where: str, limit: int) -> str:
 
 
 def _checked(targets: tuple[Target, ...], fields: Mapping[TargetKind, str]) -> tuple[Target, ...]:
-    """Targets within AWS's own limits, before any of them is sent to AWS."""
+    """Targets within AWS's own limits and name rules, before any of them is sent to AWS."""
     for target in targets:
-        _bounded(target.value, fields[target.kind], MAX_TARGET[target.kind.value])
+        where = fields[target.kind]
+        _bounded(target.value, where, MAX_TARGET[target.kind.value])
+        pattern = TARGET_PATTERN.get(target.kind)
+        if pattern is not None and not pattern.fullmatch(target.value):
+            raise EventError(f"field {where!r} is not a valid {target.kind.value} name: {target.value!r:.80}")
     return targets
 
 
@@ -475,9 +486,9 @@ def _names(payload: Mapping[str, Any], key: str) -> Sequence[str]:
         raise EventError(
             f"field {key!r} names {len(value):,} targets; one on-demand audit takes at most {MAX_DIRECT_TARGETS}"
         )
-    limit = MAX_TARGET[DIRECT_KEYS[key].value]
+    kind = DIRECT_KEYS[key]
     for n, name in enumerate(value):
-        _bounded(name, f"{key}[{n}]", limit)
+        _checked((Target(kind, name),), {kind: f"{key}[{n}]"})
     return value
 
 

@@ -111,6 +111,9 @@ def test_malformed_or_absurd_cloudtrail_fields_name_the_field(change: dict[str, 
     ("payload", "field"),
     [
         ({"roles": ["r" * 65]}, "roles[0]"),
+        ({"roles": ["0\x1f"]}, "roles[0]"),  # found by the handler fuzz: IAM names are [\w+=,.@-]
+        ({"roles": ["ok", "a b"]}, "roles[1]"),
+        ({"instance_ids": ["x-123"]}, "instance_ids[0]"),
         ({"roles": ["ok", "r" * 1_000_000]}, "roles[1]"),
         ({"roles": [f"role-{n}" for n in range(MAX_DIRECT_TARGETS + 1)], "id": "x"}, "'roles'"),
         ({"instance_ids": ["i-" + "0" * 100]}, "instance_ids[0]"),
