@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable
+from functools import lru_cache
 
 _SAFE_WORD = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
 
@@ -42,6 +43,7 @@ def _ansi_c(word: str) -> str:
     return "$'" + "".join(out) + "'"
 
 
+@lru_cache(maxsize=16384)  # every finding's commands repeat the role's name and its policies' ARNs
 def quote(word: str) -> str:
     """One shell word for `word`, on one printable line."""
     if _SAFE_WORD.fullmatch(word):

@@ -9,9 +9,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from rolewatch.model import Finding, Severity
-from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_PERMISSIONS, ACCESS_READ, ACCESS_WRITE, ActionCatalogue
+from rolewatch.policy.catalogue import (
+    ACCESS_LIST,
+    ACCESS_PERMISSIONS,
+    ACCESS_READ,
+    ACCESS_WRITE,
+    ActionCatalogue,
+    catalogue,
+)
 from rolewatch.policy.permissions import LabeledGrant, Permissions, format_conditions
 from rolewatch.remediation import remove_grants_cli
 from rolewatch.rules.excess import SENSITIVE_SERVICES, resource_level_actions
@@ -314,15 +322,20 @@ def service_wildcard(ctx: RuleContext) -> Iterator[Finding]:
 def wildcard_granted(perm: Permissions) -> int:
     """Actions the role holds through a wildcard (`svc:*`, `svc:Put*`, `*`) or a NotAction statement:
     only those grow when AWS adds actions to a service."""
-    cat = perm.catalogue
     out = 0
     for lg in perm.grants:
-        if lg.grant.not_action:
-            out |= lg.mask
-            continue
-        for pattern in lg.grant.patterns:
-            if "*" in pattern or "?" in pattern:
-                out |= lg.mask & cat.expand(pattern)
+        out |= lg.mask & (lg.mask if lg.grant.not_action else _wildcard_mask(lg.grant.patterns))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _wildcard_mask(patterns: tuple[str, ...]) -> int:
+    """The actions a statement's wildcard patterns name (statements repeat across roles: computed once)."""
+    cat = catalogue()
+    out = 0
+    for pattern in patterns:
+        if "*" in pattern or "?" in pattern:
+            out |= cat.expand(pattern)
     return out
 
 

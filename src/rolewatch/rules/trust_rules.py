@@ -24,6 +24,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from rolewatch.model import Finding, Severity
@@ -53,8 +54,13 @@ def allows_action(statement: Statement, action: str) -> bool:
     """Does this Allow statement's Action/NotAction cover the action?"""
     if not statement.allows:
         return False
-    named = any(glob_match(pattern.lower(), action.lower()) for pattern in statement.actions)
-    return named != statement.not_action
+    return _names_action(statement.actions, action.lower()) != statement.not_action
+
+
+@lru_cache(maxsize=4096)
+def _names_action(patterns: tuple[str, ...], action: str) -> bool:
+    """Cached: most roles share one of a few trust policies, asked about by every trust rule."""
+    return any(glob_match(pattern.lower(), action) for pattern in patterns)
 
 
 def can_assume(statement: Statement, actions: Iterable[str] = ASSUME_ACTIONS) -> bool:
