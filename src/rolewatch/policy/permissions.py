@@ -675,18 +675,7 @@ def _apply_deny(piece: LabeledGrant, deny: Grant) -> list[LabeledGrant]:
         # Denied everywhere but deny.resources: what the exceptions cannot name goes; the rest stays there only.
         narrowed = hit & deny.narrows
         if narrowed:
-            includes = _drop_excluded(_intersect(piece.includes, deny.resources), piece.excludes)
-            if includes:
-                out.append(
-                    LabeledGrant(
-                        piece.policy,
-                        piece.grant,
-                        narrowed,
-                        _full_on(includes, narrowed, piece.grant),
-                        includes,
-                        piece.excludes,
-                    )
-                )
+            out.extend(_narrowed(piece, narrowed, deny.resources))
         return out
     if deny.unrestricted:
         return out  # Resource "*": every resource
@@ -725,21 +714,19 @@ def _apply_boundary(piece: LabeledGrant, boundary_allows: list[Grant], bound_ful
                 split.append((outside, resources))
         parts = split
     for mask, resources in parts:
-        if not resources:
-            continue  # the boundary allows it nowhere these resources reach
-        includes = _drop_excluded(_intersect(piece.includes, resources), piece.excludes)
-        if includes:
-            out.append(
-                LabeledGrant(
-                    piece.policy,
-                    piece.grant,
-                    mask,
-                    _full_on(includes, mask, piece.grant),
-                    includes,
-                    piece.excludes,
-                )
-            )
+        if resources:  # else the boundary allows it nowhere these resources reach
+            out.extend(_narrowed(piece, mask, resources))
     return out
+
+
+def _narrowed(piece: LabeledGrant, mask: int, resources: tuple[str, ...]) -> list[LabeledGrant]:
+    """The piece's `mask` actions left only on `resources` (none when they share no resource)."""
+    includes = _drop_excluded(_intersect(piece.includes, resources), piece.excludes)
+    if not includes:
+        return []
+    return [
+        LabeledGrant(piece.policy, piece.grant, mask, _full_on(includes, mask, piece.grant), includes, piece.excludes)
+    ]
 
 
 def _with(piece: LabeledGrant, mask: int, unrestricted_mask: int) -> LabeledGrant:

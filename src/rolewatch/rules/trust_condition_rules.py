@@ -23,6 +23,7 @@ from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust_rules import (
     ASSUME_ACTIONS,
     IDENTITY_PINS,
+    admits_everyone,
     allows_action,
     can_assume,
     conditions_pinning,
@@ -36,20 +37,12 @@ from rolewatch.rules.trust_rules import (
 ORGANIZATION_KEYS = {"aws:principalorgid", "aws:principalorgpaths"}
 
 
-def _admits_everyone(statement: Statement) -> bool:
-    if statement.principals is None:
-        return False
-    if statement.not_principal:
-        return not statement.principals.is_wildcard
-    return statement.principals.is_wildcard
-
-
 @rule
 def trust_organization_wide(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.trust is None:
         return
     for statement in ctx.trust.statements:
-        if not can_assume(statement) or not _admits_everyone(statement):
+        if not can_assume(statement) or not admits_everyone(statement):
             continue
         pins = conditions_pinning(statement.conditions, IDENTITY_PINS)
         if not pins or any(c.key.lower() not in ORGANIZATION_KEYS for c in pins):
@@ -110,7 +103,7 @@ def trust_vacuous_condition(ctx: RuleContext) -> Iterator[Finding]:
         if not vacuous:
             continue
         principals = statement_principals(statement)
-        open_door = _admits_everyone(statement) or any(
+        open_door = admits_everyone(statement) or any(
             p.cls
             in (
                 PrincipalClass.WILDCARD,

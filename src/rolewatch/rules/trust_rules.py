@@ -316,7 +316,7 @@ def trust_wildcard_principal(ctx: RuleContext) -> Iterator[Finding]:
     if ctx.trust is None:
         return
     for statement in ctx.trust.statements:
-        if not can_assume(statement) or not _is_wildcard(statement):
+        if not can_assume(statement) or not admits_everyone(statement):
             continue
         if conditions_pinning(statement.conditions, IDENTITY_PINS):
             continue
@@ -348,7 +348,8 @@ def trust_wildcard_principal(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
-def _is_wildcard(statement: Statement) -> bool:
+def admits_everyone(statement: Statement) -> bool:
+    """Principal "*" (or {"AWS": "*"}), or an Allow with NotPrincipal: every principal but those listed."""
     if statement.principals is None:
         return False
     if statement.not_principal:
