@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from event_account import SeededAccount, seed_account
+from event_stack import EventStack, create_event_stack
 from moto import mock_aws
 
+import rolewatch.handlers.event_audit
 from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.inventory.iam_reader import AWS_MANAGED_POLICY_CACHE
 
@@ -70,3 +75,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+
+
+# -- the event function against its stack (moto), for the handler-level tests ------------------------
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventStack]:
+    """The event function's resources in moto (AWS-managed policies loaded), its environment set."""
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        stack = create_event_stack()
+        for name, value in stack.environment().items():
+            monkeypatch.setenv(name, value)
+        yield stack
+
+
+@pytest.fixture
+def function(stack: EventStack) -> Iterator[Any]:
+    """The handler module as a new container loads it: imported with the function's environment set
+    (Powertools reads POWERTOOLS_* when the module creates its Logger and Metrics)."""
+    module = importlib.reload(rolewatch.handlers.event_audit)
+    yield module
+    module.runtime.cache_clear()
+
+
+@pytest.fixture
+def account(stack: EventStack) -> SeededAccount:
+    return seed_account()

@@ -51,6 +51,10 @@ class EventStack:
                 out.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
+    def idempotency_records(self) -> list[dict[str, Any]]:
+        """Every item of the idempotency table, as DynamoDB returns it."""
+        return boto3.client("dynamodb", region_name=REGION).scan(TableName=self.table)["Items"]
+
     def environment(self, **overrides: str) -> dict[str, str]:
         """The event function's environment, as template.yaml sets it, pointing at these resources."""
         return {

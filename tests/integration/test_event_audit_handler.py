@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 import logging
@@ -11,44 +10,15 @@ from typing import Any
 
 import boto3
 import pytest
-from event_account import SeededAccount, load_event, replay, seed_account
-from event_stack import EventStack, LambdaContext, create_event_stack
-from moto import mock_aws
+from event_account import SeededAccount, load_event, replay
+from event_stack import EventStack, LambdaContext
 
-import rolewatch.handlers.event_audit
 from rolewatch.delivery import DeliveryError
 from rolewatch.handlers import tracing_wanted
 from rolewatch.settings import ConfigurationError
 from rolewatch.triggers import EventError
 
 CONTEXT = LambdaContext()
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventStack]:
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
-        stack = create_event_stack()
-        for name, value in stack.environment().items():
-            monkeypatch.setenv(name, value)
-        yield stack
-
-
-@pytest.fixture
-def function(stack: EventStack) -> Iterator[Any]:
-    """The handler module as a new container loads it: imported with the function's environment set
-    (Powertools reads POWERTOOLS_* when the module creates its Logger and Metrics)."""
-    module = importlib.reload(rolewatch.handlers.event_audit)
-    yield module
-    module.runtime.cache_clear()
-
-
-@pytest.fixture
-def account(stack: EventStack) -> SeededAccount:
-    return seed_account()
-
-
-def idempotency_items(stack: EventStack) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=stack.table)["Items"]
 
 
 def emitted(output: str) -> list[dict[str, Any]]:
@@ -63,7 +33,7 @@ def test_a_duplicate_delivery_publishes_nothing_new(function: Any, stack: EventS
     assert first["status"] == "published" and not first["duplicate"]
     assert second["duplicate"] and second["message_id"] == first["message_id"]
     assert len(stack.messages()) == 1
-    [item] = idempotency_items(stack)
+    [item] = stack.idempotency_records()
     assert item["status"]["S"] == "COMPLETED" and "expiration" in item
 
 
@@ -82,7 +52,7 @@ def test_direct_invocations_are_deduplicated_only_on_a_given_id(
 ) -> None:
     function.handler({"roles": ["ops-admin"]}, CONTEXT)
     function.handler({"roles": ["ops-admin"]}, CONTEXT)
-    assert len(stack.messages()) == 2 and idempotency_items(stack) == []
+    assert len(stack.messages()) == 2 and stack.idempotency_records() == []
     function.handler({"roles": ["ops-admin"], "id": "ticket-42"}, CONTEXT)
     assert function.handler({"roles": ["ops-admin"], "id": "ticket-42"}, CONTEXT)["duplicate"]
     assert len(stack.messages()) == 1
@@ -91,7 +61,7 @@ def test_direct_invocations_are_deduplicated_only_on_a_given_id(
 def test_a_malformed_event_fails_the_invocation_for_the_dead_letter_queue(function: Any, stack: EventStack) -> None:
     with pytest.raises(EventError, match="detail-type"):
         function.handler({"detail-type": "Scheduled Event", "detail": {}}, CONTEXT)
-    assert idempotency_items(stack) == [] and stack.messages() == []
+    assert stack.idempotency_records() == [] and stack.messages() == []
 
 
 def test_an_sns_failure_fails_the_invocation_and_the_retry_audits_again(
@@ -102,7 +72,7 @@ def test_an_sns_failure_fails_the_invocation_and_the_retry_audits_again(
     event = replay(account, load_event("iam-attach-role-policy.json"))
     with pytest.raises(DeliveryError):
         function.handler(event, CONTEXT)
-    assert idempotency_items(stack) == []  # the failed attempt leaves no record that would block the retry
+    assert stack.idempotency_records() == []  # the failed attempt leaves no record that would block the retry
     sns.create_topic(Name="rolewatch-reports")
     assert function.handler(event, CONTEXT)["status"] == "published"
 

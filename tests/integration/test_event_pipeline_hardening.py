@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from event_account import SeededAccount, load_event, replay, seed_account
-from event_stack import EventStack, LambdaContext, create_event_stack
-from moto import mock_aws
+from event_account import SeededAccount, load_event, replay
+from event_stack import EventStack, LambdaContext
 
 import rolewatch.handlers.event_audit
 from rolewatch.triggers import MAX_DIRECT_TARGETS, MAX_TARGET, EventError, parse_event
 
 CONTEXT = LambdaContext()
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventStack]:
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
-        stack = create_event_stack()
-        for name, value in stack.environment().items():
-            monkeypatch.setenv(name, value)
-        yield stack
-
-
-@pytest.fixture
-def function(stack: EventStack) -> Iterator[Any]:
-    module = importlib.reload(rolewatch.handlers.event_audit)
-    yield module
-    module.runtime.cache_clear()
-
-
-@pytest.fixture
-def account(stack: EventStack) -> SeededAccount:
-    return seed_account()
-
-
-def items(stack: EventStack) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=stack.table)["Items"]
 
 
 def test_a_lone_surrogate_in_the_user_agent_is_delivered_escaped(
@@ -65,7 +36,7 @@ def test_the_idempotency_record_keeps_a_digest_and_counts_never_the_payload(
     first = function.handler({"roles": names, "id": call_id}, CONTEXT)
     assert first["status"] == "below-threshold" and len(first["deleted"]) == MAX_DIRECT_TARGETS
 
-    [item] = items(stack)
+    [item] = stack.idempotency_records()
     stored = json.loads(item["data"]["S"])
     assert stored["roles"] == 0 and stored["deleted"] == MAX_DIRECT_TARGETS
     assert call_id not in json.dumps(item) and names[0] not in json.dumps(item)
@@ -78,7 +49,7 @@ def test_an_absurd_direct_invocation_is_rejected_before_any_aws_call(function: A
     service, _ = function.runtime(rolewatch.handlers.event_audit.load_settings())
     with pytest.raises(EventError, match=r"roles\[0\]"):
         function.handler({"roles": ["r" * 1_000_000], "id": "big"}, CONTEXT)
-    assert service.clients.counter.total() == 0 and items(stack) == [] and stack.messages() == []
+    assert service.clients.counter.total() == 0 and stack.idempotency_records() == [] and stack.messages() == []
 
 
 def test_a_caller_id_cannot_pre_empt_an_access_analyzer_event(
@@ -93,7 +64,7 @@ def test_a_caller_id_cannot_pre_empt_an_access_analyzer_event(
     outcome = function.handler(event, CONTEXT)
 
     assert not outcome["duplicate"]
-    assert len({i["id"]["S"] for i in items(stack)}) == 2
+    assert len({i["id"]["S"] for i in stack.idempotency_records()}) == 2
 
 
 def test_reports_not_from_a_cloudtrail_event_say_the_actor_is_not_verified(

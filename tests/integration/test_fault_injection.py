@@ -14,7 +14,6 @@ these faults are therefore the ones that outlast the SDK's retries.
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,9 +23,8 @@ import boto3
 import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
-from event_account import SeededAccount, load_event, replay, seed_account
-from event_stack import EventStack, LambdaContext, create_event_stack
-from moto import mock_aws
+from event_account import SeededAccount, load_event, replay
+from event_stack import EventStack, LambdaContext
 
 import rolewatch.delivery
 import rolewatch.handlers.event_audit
@@ -167,17 +165,9 @@ CASES = [
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventStack]:
-    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
-        stack = create_event_stack()
-        for name, value in stack.environment().items():
-            monkeypatch.setenv(name, value)
-        yield stack
-
-
-@pytest.fixture
-def function(stack: EventStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    module = importlib.reload(rolewatch.handlers.event_audit)
+def function(function: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The handler of conftest.py, with botocore's retry back-off made instant."""
+    module = function
 
     class _Clock:  # botocore's retry back-off, made instant: the retries happen, the waiting does not
         time = staticmethod(__import__("time").time)
@@ -188,20 +178,10 @@ def function(stack: EventStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
 
     monkeypatch.setattr(botocore.endpoint, "time", _Clock)
     yield module
-    module.runtime.cache_clear()
-
-
-@pytest.fixture
-def account(stack: EventStack) -> SeededAccount:
-    return seed_account()
-
-
-def records(stack: EventStack) -> list[dict[str, Any]]:
-    return boto3.client("dynamodb", region_name="us-east-1").scan(TableName=stack.table)["Items"]
 
 
 def record_state(stack: EventStack) -> str:
-    items = records(stack)
+    items = stack.idempotency_records()
     assert len(items) <= 1
     return items[0]["status"]["S"] if items else "none"
 
@@ -209,7 +189,7 @@ def record_state(stack: EventStack) -> str:
 def expire_in_progress_records(stack: EventStack) -> None:
     """What the passing of the in-progress window does (the function's remaining time at the fault)."""
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-    for item in records(stack):
+    for item in stack.idempotency_records():
         if item["status"]["S"] == "INPROGRESS":
             dynamodb.update_item(
                 TableName=stack.table,
