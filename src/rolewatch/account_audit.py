@@ -49,6 +49,7 @@ from rolewatch.remediation import update_trust_cli
 from rolewatch.report import build_report, render
 from rolewatch.report.model import build_summary, format_timestamp, worst_first
 from rolewatch.report.render_html import HtmlContext, render_html
+from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.settings import Settings
 from rolewatch.shell import command
 from rolewatch.weekly.diff import WeekDiff, compare
@@ -343,7 +344,12 @@ class WeeklyOutcome:
             "new": self.summary["new"],
             "resolved": self.summary["resolved"],
             "not_read": self.summary["not_read"],
-            "report": {"json": self.stored.json_key, "html": self.stored.html_key, "index": self.stored.index_key},
+            "report": {
+                "json": self.stored.json_key,
+                "html": self.stored.html_key,
+                "ocsf": self.stored.ocsf_key,
+                "index": self.stored.index_key,
+            },
             "published": self.delivered.message_id if self.delivered else None,
             "api_calls": self.summary["api_calls"],
         }
@@ -447,7 +453,15 @@ def run_weekly_audit(
         "complete": not audit.not_read,
     }
     stored = store_run(
-        clients.s3, bucket, index=index, day=day, report=report, html=html, entry=entry, kms_key_id=kms_key_id
+        clients.s3,
+        bucket,
+        index=index,
+        day=day,
+        report=report,
+        html=html,
+        entry=entry,
+        kms_key_id=kms_key_id,
+        ocsf=render_ocsf(result, generated_at=audit.generated_at),
     )
     notification = compose_weekly_notification(
         summary, result, settings.min_severity, publish_clean=settings.publish_clean
@@ -503,6 +517,7 @@ REPORT_FILE_NAMES = {
     "text": "report.txt",
     "markdown": "report.md",
     "sarif": "report.sarif",
+    "ocsf": "report.ocsf.json",
 }
 
 

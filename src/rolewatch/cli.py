@@ -1,7 +1,7 @@
 """The `rolewatch` command: the same audit pipeline as the Lambda functions, from a terminal.
 
-    rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif] [--fail-on SEVERITY]
-    rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|html] [--out DIR] [--baseline FILE]
+    rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif|ocsf] [--fail-on SEVERITY]
+    rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|ocsf|html] [--out DIR] [--baseline FILE]
                     [--fail-on SEVERITY] [--region REGION] [--no-access-analyzer]
 
 `audit` reads the live account (AWS credentials as the AWS CLI finds them; any endpoint in
@@ -26,7 +26,7 @@ from typing import TextIO
 from rolewatch.model import AuditResult, RoleSnapshot, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
-FORMATS = ("text", "json", "markdown", "sarif")
+FORMATS = ("text", "json", "markdown", "sarif", "ocsf")
 AUDIT_FORMATS = (*FORMATS, "html")
 FAIL_ON_HELP = f"exit 1 when a finding at or above this severity exists ({', '.join(s.value for s in Severity)})"
 

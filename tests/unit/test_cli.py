@@ -143,12 +143,12 @@ def test_single_policy_document(tmp_path):
     assert report["findings"][0]["resource"] == f"policy:{path}"
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown", "sarif", "json"])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "sarif", "json", "ocsf"])
 def test_every_format_on_the_sample_account(fmt):
     code, out, _ = run("check", str(SAMPLE), "--format", fmt)
     assert code == 0
     assert "github-deploy-role" in out
-    if fmt in ("json", "sarif"):
+    if fmt in ("json", "sarif", "ocsf"):
         json.loads(out)
 
 

@@ -210,7 +210,7 @@ def test_every_format_renders_the_empty_result(fmt: str) -> None:
     output = render(EMPTY, fmt)
 
     assert output.endswith("\n")
-    if fmt in {"json", "sarif"}:
+    if fmt in {"json", "sarif", "ocsf"}:
         json.loads(output)
     else:
         assert "No findings." in output
@@ -227,7 +227,7 @@ def test_json_format_is_the_report_object(mixed_result: AuditResult) -> None:
     assert parsed == build_report(mixed_result, sources=["authz.json"], generated_at=WHEN)
 
 
-@pytest.mark.parametrize("fmt", ["json", "text", "markdown", "sarif"])
+@pytest.mark.parametrize("fmt", ["json", "text", "markdown", "sarif", "ocsf"])
 def test_write_report_streams_the_rendered_text(mixed_result: AuditResult, fmt: str) -> None:
     stream = io.StringIO()
     write_report(mixed_result, fmt, stream, sources=["authz.json"], generated_at=WHEN)

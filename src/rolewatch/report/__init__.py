@@ -1,4 +1,4 @@
-"""Reports: an `AuditResult` rendered as JSON, text, Markdown or SARIF.
+"""Reports: an `AuditResult` rendered as JSON, text, Markdown, SARIF or OCSF.
 
 `build_report` gives the JSON report object (schema `rolewatch.report/v1`, README.md); `render` gives
 any format as a string; `write_report` writes it to a stream (JSON finding by finding, so a report of
@@ -14,10 +14,11 @@ from typing import TextIO
 from rolewatch.model import AuditResult
 from rolewatch.report.model import REPORT_SCHEMA, build_report
 from rolewatch.report.render_json import render_json, write_json
+from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.report.render_sarif import render_sarif
 from rolewatch.report.render_text import render_markdown, render_text
 
-FORMATS: tuple[str, ...] = ("json", "text", "markdown", "sarif")
+FORMATS: tuple[str, ...] = ("json", "text", "markdown", "sarif", "ocsf")
 
 
 def render(
@@ -28,12 +29,13 @@ def render(
     color: bool = False,
     generated_at: datetime | None = None,
 ) -> str:
-    """The report in `fmt` (json, text, markdown or sarif). `color` only affects text."""
+    """The report in `fmt` (json, text, markdown, sarif or ocsf). `color` only affects text."""
     renderers: dict[str, Callable[[], str]] = {
         "json": lambda: render_json(result, sources=sources, generated_at=generated_at),
         "text": lambda: render_text(result, sources=sources, color=color),
         "markdown": lambda: render_markdown(result, sources=sources, generated_at=generated_at),
         "sarif": lambda: render_sarif(result, sources=sources),
+        "ocsf": lambda: render_ocsf(result, generated_at=generated_at),
     }
     if fmt not in renderers:
         raise ValueError(f"unknown report format {fmt!r} (expected one of: {', '.join(FORMATS)})")

@@ -5,6 +5,7 @@ Layout (one account per prefix, one folder per day, so a person can browse it in
     reports/account/<account-id>/index.json                  previous runs, oldest first (small)
     reports/account/<account-id>/<YYYY-MM-DD>/report.json    rolewatch.report/v1 (+ account audit fields)
     reports/account/<account-id>/<YYYY-MM-DD>/report.html    the self-contained page people read
+    reports/account/<account-id>/<YYYY-MM-DD>/report.ocsf.json  the findings as OCSF Detection Findings
 
 A second run on the same day replaces that day's reports and its index entry, so "since last week" always
 compares with the previous day that has a report. Every object is written with SSE-KMS (the configured
@@ -45,6 +46,11 @@ def report_keys(account_id: str, day: str) -> tuple[str, str]:
     """(JSON key, HTML key) of one day's report."""
     folder = f"{account_prefix(account_id)}/{day}"
     return f"{folder}/report.json", f"{folder}/report.html"
+
+
+def ocsf_key(account_id: str, day: str) -> str:
+    """The day's OCSF events, beside report.json (for Security Lake custom sources and SIEMs)."""
+    return f"{account_prefix(account_id)}/{day}/report.ocsf.json"
 
 
 def console_url(bucket: str, key: str, region: str | None = None) -> str:
@@ -143,6 +149,7 @@ class StoredReport:
     json_key: str
     html_key: str
     index_key: str
+    ocsf_key: str | None = None
 
 
 def store_run(
@@ -155,17 +162,23 @@ def store_run(
     html: str,
     entry: dict[str, Any],
     kms_key_id: str = "",
+    ocsf: str | None = None,
 ) -> StoredReport:
-    """Write the day's JSON and HTML reports, then the index (last, so it never names a missing report)."""
+    """Write the day's JSON, HTML (and OCSF) reports, then the index (last, so it never names a missing report)."""
     json_key, html_key = report_keys(index.account_id, day)
     kms = {"kms_key_id": kms_key_id}
     report_body = json.dumps(report, indent=1).encode("utf-8")
     put_report_object(s3, bucket, json_key, report_body, content_type="application/json", **kms)
     put_report_object(s3, bucket, html_key, html.encode("utf-8"), content_type="text/html; charset=utf-8", **kms)
+    events_key = None
+    if ocsf is not None:
+        events_key = ocsf_key(index.account_id, day)
+        put_report_object(s3, bucket, events_key, ocsf.encode("utf-8"), content_type="application/json", **kms)
     key = index_key(index.account_id)
     if index.unreadable is not None:
         aside = f"{key}.unreadable-{day}"
         put_report_object(s3, bucket, aside, index.unreadable, content_type="application/octet-stream", **kms)
-    body = json.dumps(index.with_run({**entry, "date": day, "json": json_key, "html": html_key}), indent=1)
+    keys = {"json": json_key, "html": html_key, **({"ocsf": events_key} if events_key else {})}
+    body = json.dumps(index.with_run({**entry, "date": day, **keys}), indent=1)
     put_report_object(s3, bucket, key, body.encode("utf-8"), content_type="application/json", **kms)
-    return StoredReport(json_key=json_key, html_key=html_key, index_key=key)
+    return StoredReport(json_key=json_key, html_key=html_key, index_key=key, ocsf_key=events_key)
