@@ -24,7 +24,7 @@ from rolewatch.policy.graph import PrincipalGraph, named_role_arns
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
 from rolewatch.rules.privilege_escalation import CROSS_ROLE_RULES, launchers, power_of
-from rolewatch.rules.registry import AccountView, RuleContext, RuleFunction, registered_rules
+from rolewatch.rules.registry import AccountView, RuleContext, RuleFunction, live_check_finding, registered_rules
 
 
 def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
@@ -131,6 +131,8 @@ K = TypeVar("K")
 V = TypeVar("V")
 SHARED_PERMISSIONS = 256  # permissions kept for reuse by roles with the same policies
 RECENT_ROLES = 256  # other roles' permissions kept for the cross-role rules
+# The engine's own finding: a baseline suppression past its expiry date.
+SUPPRESSION_EXPIRED = live_check_finding("suppression-expired", check="engine")
 
 
 class _Recent(Generic[K, V]):
@@ -357,7 +359,7 @@ def apply_suppressions(
             out.append(finding)
             out.append(
                 catalogue_finding(
-                    "suppression-expired",
+                    SUPPRESSION_EXPIRED,
                     role.arn,
                     f"The suppression of {finding.rule} for {role.name} expired on {suppression.expires} "
                     f"(justification: {suppression.justification}); the finding is reported again.",

@@ -9,16 +9,29 @@ from pathlib import Path
 import pytest
 from rule_runs import RuleRuns, unexercised
 
+# Importing the emitting modules registers their findings: the engine's own, Access Analyzer's.
+from rolewatch.analyzer.translate import ACCESS_ANALYZER_CHECK, SKIPPED_RULE
+from rolewatch.audit import SUPPRESSION_EXPIRED
 from rolewatch.model import CATEGORIES
 from rolewatch.rule_metadata import parse_catalogue, rule_catalogue
-from rolewatch.rules.registry import ENGINE_FINDINGS, registered_rules
+from rolewatch.rules.registry import live_check_finding, live_check_findings, registered_rules
 
 TESTS = Path(__file__).resolve().parents[1]
 
 
 def test_catalogue_and_registry_match():
-    assert set(registered_rules()) | ENGINE_FINDINGS == set(rule_catalogue())
-    assert not set(registered_rules()) & ENGINE_FINDINGS
+    assert set(registered_rules()) | live_check_findings() == set(rule_catalogue())
+    assert not set(registered_rules()) & live_check_findings()
+    assert live_check_findings("engine") == {SUPPRESSION_EXPIRED}
+    assert SKIPPED_RULE in live_check_findings(ACCESS_ANALYZER_CHECK)
+
+
+def test_a_finding_id_has_one_emitter():
+    assert live_check_finding(SKIPPED_RULE, check=ACCESS_ANALYZER_CHECK) == SKIPPED_RULE  # idempotent
+    with pytest.raises(ValueError, match="registered twice"):
+        live_check_finding(SKIPPED_RULE, check="engine")
+    with pytest.raises(ValueError, match="registered twice"):
+        live_check_finding(next(iter(registered_rules())), check="engine")
 
 
 def test_rule_ids_are_function_names():

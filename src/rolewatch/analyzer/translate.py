@@ -29,36 +29,32 @@ from rolewatch.baseline import Profile
 from rolewatch.model import Finding, Remediation, RoleSnapshot, Severity
 from rolewatch.remediation import revise_policy_cli, trust_policy_without, update_trust_cli
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
+from rolewatch.rules.registry import live_check_finding
 from rolewatch.shell import command, quote
 
 TRUST_POLICY_LABEL = "AssumeRolePolicyDocument"
 
-VALIDATE_POLICY_RULES: dict[str, str] = {
-    "ERROR": "access-analyzer-policy-error",
-    "SECURITY_WARNING": "access-analyzer-security-warning",
-    "WARNING": "access-analyzer-policy-warning",
-    "SUGGESTION": "access-analyzer-policy-suggestion",
-}
-SENSITIVE_ACCESS_RULE = "access-analyzer-sensitive-access"
-NEW_ACCESS_RULE = "access-analyzer-new-access"
-PUBLIC_TRUST_RULE = "access-analyzer-public-trust"
-EXTERNAL_ACCESS_RULE = "access-analyzer-external-access"
-UNUSED_ROLE_RULE = "access-analyzer-unused-role"
-UNUSED_PERMISSION_RULE = "access-analyzer-unused-permission"
-SKIPPED_RULE = "access-analyzer-skipped"
+# The check that emits every finding of this module, as registered with the rule registry.
+ACCESS_ANALYZER_CHECK = "access-analyzer"
 
-ALL_RULES: frozenset[str] = frozenset(
-    {
-        *VALIDATE_POLICY_RULES.values(),
-        SENSITIVE_ACCESS_RULE,
-        NEW_ACCESS_RULE,
-        PUBLIC_TRUST_RULE,
-        EXTERNAL_ACCESS_RULE,
-        UNUSED_ROLE_RULE,
-        UNUSED_PERMISSION_RULE,
-        SKIPPED_RULE,
-    }
-)
+
+def _emitted(finding_id: str) -> str:
+    return live_check_finding(finding_id, check=ACCESS_ANALYZER_CHECK)
+
+
+VALIDATE_POLICY_RULES: dict[str, str] = {
+    "ERROR": _emitted("access-analyzer-policy-error"),
+    "SECURITY_WARNING": _emitted("access-analyzer-security-warning"),
+    "WARNING": _emitted("access-analyzer-policy-warning"),
+    "SUGGESTION": _emitted("access-analyzer-policy-suggestion"),
+}
+SENSITIVE_ACCESS_RULE = _emitted("access-analyzer-sensitive-access")
+NEW_ACCESS_RULE = _emitted("access-analyzer-new-access")
+PUBLIC_TRUST_RULE = _emitted("access-analyzer-public-trust")
+EXTERNAL_ACCESS_RULE = _emitted("access-analyzer-external-access")
+UNUSED_ROLE_RULE = _emitted("access-analyzer-unused-role")
+UNUSED_PERMISSION_RULE = _emitted("access-analyzer-unused-permission")
+SKIPPED_RULE = _emitted("access-analyzer-skipped")
 
 
 def make_finding(

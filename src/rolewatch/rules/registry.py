@@ -78,30 +78,14 @@ class RuleContext:
 
 
 RuleFunction = Callable[[RuleContext], Iterable[Finding]]
-# Catalogue entries IAM Access Analyzer's live check emits (rolewatch.analyzer), not a registered rule function.
-ACCESS_ANALYZER_FINDINGS = frozenset(
-    {
-        "access-analyzer-policy-error",
-        "access-analyzer-security-warning",
-        "access-analyzer-policy-warning",
-        "access-analyzer-policy-suggestion",
-        "access-analyzer-sensitive-access",
-        "access-analyzer-new-access",
-        "access-analyzer-public-trust",
-        "access-analyzer-external-access",
-        "access-analyzer-unused-role",
-        "access-analyzer-unused-permission",
-        "access-analyzer-skipped",
-    }
-)
-# Catalogue entries the engine itself emits (audit.py) or a live check emits, not a registered rule function.
-ENGINE_FINDINGS = frozenset({"suppression-expired"}) | ACCESS_ANALYZER_FINDINGS
 _REGISTRY: dict[str, RuleFunction] = {}
+# Catalogue ids emitted by a check that is not a rule function, with the check that emits them.
+_LIVE_CHECK_FINDINGS: dict[str, str] = {}
 
 
 def rule(fn: RuleFunction) -> RuleFunction:
     rule_id = fn.__name__.replace("_", "-")
-    if rule_id in _REGISTRY:
+    if rule_id in _REGISTRY or rule_id in _LIVE_CHECK_FINDINGS:
         raise ValueError(f"rule {rule_id} registered twice")
     _REGISTRY[rule_id] = fn
     return fn
@@ -114,3 +98,25 @@ def registered_rules() -> dict[str, RuleFunction]:
     package, whose RULE_MODULES (the only list of rule modules) register their rules as they are imported.
     """
     return dict(_REGISTRY)
+
+
+def live_check_finding(finding_id: str, *, check: str) -> str:
+    """Register a catalogue id that `check` emits without a rule function, and return it.
+
+    A live check (IAM Access Analyzer, called per role) or the engine itself (an expired suppression)
+    builds its findings from the same catalogue as the rules; registering its ids here, in the module
+    that emits them, keeps "every catalogue entry has exactly one emitter" checkable in one place.
+    """
+    if finding_id in _REGISTRY or _LIVE_CHECK_FINDINGS.get(finding_id, check) != check:
+        raise ValueError(f"finding {finding_id} registered twice")
+    _LIVE_CHECK_FINDINGS[finding_id] = check
+    return finding_id
+
+
+def live_check_findings(check: str | None = None) -> frozenset[str]:
+    """The ids registered with `live_check_finding` (by `check` when given).
+
+    Complete once the emitting modules are imported: rolewatch.audit (the engine) and
+    rolewatch.analyzer.translate (Access Analyzer).
+    """
+    return frozenset(i for i, by in _LIVE_CHECK_FINDINGS.items() if check is None or by == check)
