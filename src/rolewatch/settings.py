@@ -23,6 +23,8 @@ MIN_SEVERITY = "MIN_SEVERITY"
 PUBLISH_CLEAN = "PUBLISH_CLEAN"
 BASELINE_PATH = "BASELINE_PATH"
 ACCESS_ANALYZER = "ACCESS_ANALYZER"
+SECURITY_HUB = "SECURITY_HUB"
+AUDIT_EVENT_BUS = "AUDIT_EVENT_BUS"
 
 # What each function cannot run without (the others have defaults).
 EVENT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET, IDEMPOTENCY_TABLE})
@@ -34,6 +36,10 @@ _FALSE = {"false", "0", "no", "off", ""}
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 # S3 bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63; starts and ends alphanumeric).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# EventBridge bus names (1-256 of [A-Za-z0-9._-/]) or a bus ARN; "off" puts no audit event.
+_EVENT_BUS = re.compile(
+    r"^([A-Za-z0-9._/-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]{1,256})$"
+)
 # DynamoDB table names: 3-255 of [a-zA-Z0-9_.-]; an ARN is accepted too.
 _TABLE = re.compile(r"^([A-Za-z0-9_.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]{3,255})$")
 
@@ -52,6 +58,8 @@ class Settings:
     publish_clean: bool = False
     baseline_path: str | None = None  # None: the shipped default baseline
     access_analyzer: str = "auto"
+    security_hub: bool = False  # import findings into Security Hub (ASFF), off unless the stack enables it
+    audit_event_bus: str | None = "default"  # where the audit-result event goes; None: no event
 
 
 def load_settings(
@@ -84,7 +92,17 @@ def load_settings(
         publish_clean=_boolean(PUBLISH_CLEAN, value(PUBLISH_CLEAN) or "false"),
         baseline_path=value(BASELINE_PATH),
         access_analyzer=_choice(ACCESS_ANALYZER, value(ACCESS_ANALYZER) or "auto", ACCESS_ANALYZER_MODES),
+        security_hub=_boolean(SECURITY_HUB, value(SECURITY_HUB) or "false"),
+        audit_event_bus=_event_bus(value(AUDIT_EVENT_BUS) or "default"),
     )
+
+
+def _event_bus(text: str) -> str | None:
+    if text.lower() == "off":
+        return None
+    if not _EVENT_BUS.match(text):
+        raise ConfigurationError(f"{AUDIT_EVENT_BUS}={text!r} is not an EventBridge bus name or ARN (or off)")
+    return text
 
 
 def _severity(text: str) -> Severity:

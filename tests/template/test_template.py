@@ -42,6 +42,8 @@ CONTRACT_ENVIRONMENT = {
     "PUBLISH_CLEAN",
     "BASELINE_PATH",
     "ACCESS_ANALYZER",
+    "SECURITY_HUB",
+    "AUDIT_EVENT_BUS",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -67,7 +69,10 @@ MODULE_FUNCTIONS: dict[str, set[str]] = {
     "rolewatch.account_audit": {ACCOUNT_AUDIT},
     "rolewatch.analyzer": {EVENT, ACCOUNT_AUDIT},
     "rolewatch.delivery": {EVENT, ACCOUNT_AUDIT},
+    "rolewatch.integrations": {EVENT, ACCOUNT_AUDIT},
 }
+# Optional grants switched on, so every declared action is granted under some parameters.
+EVERY_OPTION_ON = {"SecurityHub": "true"}
 # Allowed whatever IAM policies say (it only tells the caller who it is): nothing to grant.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # What Lambda itself, not rolewatch's code, does with a function's role: write its logs and traces,
@@ -438,7 +443,7 @@ def test_the_roles_grant_every_declared_action_and_nothing_else(template):
     declared = (set(required) | {a for fns in by_module.values() for acts in fns.values() for a in acts}) - (
         NO_PERMISSION_NEEDED
     )
-    granted = set().union(*(granted_actions(template, function_role(template, f)) for f in FUNCTIONS))
+    granted = set().union(*(granted_actions(template, function_role(template, f), EVERY_OPTION_ON) for f in FUNCTIONS))
     assert sorted_list(declared - granted - PLATFORM_ACTIONS) == [], "declared by the code but not granted"
     assert sorted_list(granted - declared - PLATFORM_ACTIONS) == [], "granted but declared by no code"
 
@@ -446,7 +451,7 @@ def test_the_roles_grant_every_declared_action_and_nothing_else(template):
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_each_role_grants_what_its_function_runs(template, function):
     role = function_role(template, function)
-    granted = granted_actions(template, role)
+    granted = granted_actions(template, role, EVERY_OPTION_ON)
     expected = _code_actions(function)
     assert sorted_list(expected - granted) == [], f"{role} lacks actions its code declares"
     assert sorted_list(granted - expected - PLATFORM_ACTIONS) == [], f"{role} grants actions its code never calls"
@@ -469,6 +474,11 @@ SCOPES = {
     "dynamodb": {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/rolewatch-IdempotencyTable"},
     "sqs": {f"arn:aws:sqs:{REGION}:{ACCOUNT}:rolewatch-AuditDeadLetterQueue"},
     "access-analyzer": {"*", f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/*"},
+    "securityhub": {
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default",
+        f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default",
+    },
+    "events": {f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"},
 }
 
 
