@@ -174,7 +174,7 @@ def audit_child(endpoint: str) -> dict[str, Any]:
     """The audit process: rolewatch only, talking HTTP to the moto server as it would to AWS."""
     _fake_credentials()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    from rolewatch.account_audit import audit_account, render_account_audit
+    from rolewatch.account_service import audit_account, render_account_audit
     from rolewatch.audit import audit_roles
     from rolewatch.baseline import load_baseline
     from rolewatch.inventory.account_reader import read_account

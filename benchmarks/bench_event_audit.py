@@ -126,7 +126,7 @@ def adapt(event: dict[str, Any], instance_id: str, association_id: str) -> dict[
 
 
 _DELIVERIES = itertools.count(1)
-# Access Analyzer events are deduplicated per role and hour (rolewatch.triggers), not per event id.
+# Access Analyzer events are deduplicated per role and hour (rolewatch.event.triggers), not per event id.
 ACCESS_ANALYZER_TIME_FIELDS = ("createdAt", "analyzedAt", "updatedAt")
 
 

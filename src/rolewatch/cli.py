@@ -163,7 +163,7 @@ def _read_json(name: str) -> object:
 def _audit(args: argparse.Namespace, out: TextIO) -> int:
     import boto3
 
-    from rolewatch.account_audit import (
+    from rolewatch.account_service import (
         AccountReadError,
         UnknownRolesError,
         audit_account,

@@ -3,7 +3,7 @@
 A finding raised by a change (AdministratorAccess just attached, a new default policy version, an
 inline policy just put) is fixed most simply and most faithfully by reversing that one call: the role
 gets back exactly what it had, not a synthesized policy that may drop something the workload used.
-Undoing is offered only when it is known to work: the role as it was before the call (delta.py
+Undoing is offered only when it is known to work: the role as it was before the call (event/delta.py
 reconstructs it) is audited again (the engine is pure and fast), and only the findings that role does
 not have are given the undo command, first; the synthesized least-privilege fix stays, second.
 Calls whose earlier state is unknown (DeleteRolePolicy, DeleteRolePermissionsBoundary: CloudTrail does
@@ -20,7 +20,7 @@ from typing import Any
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline
-from rolewatch.delta import Before
+from rolewatch.event.delta import Before
 from rolewatch.model import AuditResult, Finding, Remediation, RoleSnapshot
 from rolewatch.remediation import (
     attach_policy_cli,

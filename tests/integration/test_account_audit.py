@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup
 from moto.iam.models import iam_backends
 
 from rolewatch import cli
-from rolewatch.account_audit import (
+from rolewatch.account_service import (
     AccountEventError,
     analyzer_summary_finding,
     audit_account,

@@ -42,7 +42,7 @@ def test_adapt_puts_the_seeded_ids_in_place_of_the_made_up_ones(bench: ModuleTyp
 
 
 def test_fresh_makes_a_new_delivery_that_idempotency_does_not_merge(bench: ModuleType) -> None:
-    from rolewatch.triggers import parse_event
+    from rolewatch.event.triggers import parse_event
 
     cloudtrail = json.loads((ROOT / "events" / "iam-attach-role-policy.json").read_text())
     again = bench.fresh(cloudtrail)

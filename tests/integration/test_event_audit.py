@@ -20,11 +20,11 @@ from moto import mock_aws
 
 from rolewatch.baseline import Suppression, load_baseline
 from rolewatch.delivery import DeliveryError
-from rolewatch.event_audit import AuditOutcome, EventAuditService
+from rolewatch.event.triggers import EventError, parse_event, wrap_cloudtrail_record
+from rolewatch.event_service import AuditOutcome, EventAuditService
 from rolewatch.inventory.iam_reader import RetryPolicy
 from rolewatch.model import LiveCheckResult, Severity
 from rolewatch.rule_metadata import catalogue_finding
-from rolewatch.triggers import EventError, parse_event, wrap_cloudtrail_record
 
 # End to end: every test builds the deployed stack in moto (AWS-managed policies loaded), seconds each.
 pytestmark = pytest.mark.slow

@@ -14,9 +14,9 @@ from event_account import SeededAccount, load_event, replay
 from event_stack import EventStack, LambdaContext
 
 from rolewatch.delivery import DeliveryError
+from rolewatch.event.triggers import EventError
 from rolewatch.handlers import tracing_wanted
 from rolewatch.settings import ConfigurationError
-from rolewatch.triggers import EventError
 
 CONTEXT = LambdaContext()
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 import rolewatch.handlers.event_audit
-from rolewatch.triggers import EventError
+from rolewatch.event.triggers import EventError
 
 CONTEXT = LambdaContext()
 NAMES_A_FIELD = re.compile(

@@ -10,7 +10,7 @@ from event_account import SeededAccount, load_event, replay
 from event_stack import EventStack, LambdaContext
 
 import rolewatch.handlers.event_audit
-from rolewatch.triggers import MAX_DIRECT_TARGETS, MAX_TARGET, EventError, parse_event
+from rolewatch.event.triggers import MAX_DIRECT_TARGETS, MAX_TARGET, EventError, parse_event
 
 CONTEXT = LambdaContext()
 

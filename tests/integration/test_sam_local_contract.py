@@ -23,7 +23,7 @@ from event_account import EVENTS_DIR, seed_account
 from event_stack import LambdaContext
 from moto import mock_aws
 
-from rolewatch.triggers import EventError
+from rolewatch.event.triggers import EventError
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -184,7 +184,7 @@ def test_sam_local_invoke(function: str, event_file: str, aws: None, monkeypatch
         result = handler(event, context)
     except EventError as exc:
         if event_file.startswith("access-analyzer-") and "Access Analyzer" in str(exc):
-            pytest.skip(f"{event_file}: rolewatch.triggers does not parse Access Analyzer events yet ({exc})")
+            pytest.skip(f"{event_file}: rolewatch.event.triggers does not parse Access Analyzer events yet ({exc})")
         raise
     finally:
         runtime = getattr(sys.modules[handler.__module__], "runtime", None)

@@ -25,7 +25,8 @@ from cfn_template import (
     sorted_list,
 )
 
-from rolewatch import settings, triggers
+from rolewatch import settings
+from rolewatch.event import triggers
 from rolewatch.model import Severity
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
 
@@ -62,11 +63,11 @@ MODULE_FUNCTIONS: dict[str, set[str]] = {
     "rolewatch.inventory.iam_reader": {EVENT},
     "rolewatch.inventory.change_history": {EVENT},
     "rolewatch.handlers.event_audit": {EVENT},
-    "rolewatch.event_audit": {EVENT},
+    "rolewatch.event_service": {EVENT},
     "rolewatch.inventory.account_reader": {ACCOUNT_AUDIT},
     "rolewatch.weekly": {ACCOUNT_AUDIT},
     "rolewatch.handlers.account_audit": {ACCOUNT_AUDIT},
-    "rolewatch.account_audit": {ACCOUNT_AUDIT},
+    "rolewatch.account_service": {ACCOUNT_AUDIT},
     "rolewatch.analyzer": {EVENT, ACCOUNT_AUDIT},
     "rolewatch.delivery": {EVENT, ACCOUNT_AUDIT},
     "rolewatch.integrations": {EVENT, ACCOUNT_AUDIT},

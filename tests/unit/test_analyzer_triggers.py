@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rolewatch.triggers import (
+from rolewatch.event.triggers import (
     ACCESS_ANALYZER_SOURCE,
     AuditRequest,
     EventError,

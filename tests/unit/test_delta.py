@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from helpers import ACCOUNT, allow, make_role, policy
 
-from rolewatch.delta import (
+from rolewatch.event.delta import (
     Before,
     before_instance_change,
     before_role_change,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rolewatch.triggers import (
+from rolewatch.event.triggers import (
     CLOUDTRAIL_DETAIL_TYPE,
     DIRECT_INVOCATION,
     EC2_ROUTES,

@@ -21,12 +21,12 @@ from helpers import ACCOUNT, NOW, allow, make_role, policy
 
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import load_baseline
+from rolewatch.event.triggers import AuditRequest, parse_event
 from rolewatch.model import AuditResult, RoleSnapshot
 from rolewatch.report import render
 from rolewatch.report.event_context import event_header
 from rolewatch.report.notification import compose
 from rolewatch.report.render_html import render_html
-from rolewatch.triggers import AuditRequest, parse_event
 
 HOSTILE = {
     "html": "<script>alert(1)</script><img src=x onerror=alert(1)>",

@@ -15,7 +15,7 @@ from event_strategies import any_event
 from hypothesis import given, settings
 from test_triggers import cloudtrail_event
 
-from rolewatch.triggers import (
+from rolewatch.event.triggers import (
     MAX_DIRECT_TARGETS,
     MAX_TARGET,
     AuditRequest,

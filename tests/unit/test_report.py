@@ -14,7 +14,7 @@ from helpers import NOW
 
 from rolewatch.model import AuditError, AuditResult, Finding, Remediation, Severity
 from rolewatch.report import FORMATS, build_report, render, write_report
-from rolewatch.report.model import group_by_role, parse_suppression
+from rolewatch.report.document import group_by_role, parse_suppression
 from rolewatch.report.render_sarif import FINGERPRINT_KEY
 from rolewatch.rule_metadata import rule_catalogue
 

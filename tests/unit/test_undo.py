@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import NEUTRAL, NOW, allow, make_role, policy
 
 from rolewatch.audit import audit_roles
-from rolewatch.delta import Before, before_role_change
+from rolewatch.event.delta import Before, before_role_change
 from rolewatch.model import AttachedPolicy
 from rolewatch.undo import undo_first
 

@@ -1,6 +1,6 @@
 """AccountAuditFunction: the weekly schedule (EventBridge Scheduler) and direct `{"mode": "account"}` invocations.
 
-Thin on purpose: configuration and observability are wired here; the audit is rolewatch.account_audit.
+Thin on purpose: configuration and observability are wired here; the audit is rolewatch.account_service.
 Clients and the baseline are made once per container and configuration (warm invocations reuse them).
 
 Failure modes: a missing or invalid setting raises ConfigurationError (BaselineError for a bad
@@ -19,7 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rolewatch.account_audit import parse_account_event, run_weekly_audit
+from rolewatch.account_service import parse_account_event, run_weekly_audit
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients

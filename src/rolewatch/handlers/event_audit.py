@@ -1,7 +1,7 @@
 """EventAuditFunction: CloudTrail IAM/EC2 events from EventBridge, and direct `{"roles": [...], "instance_ids": [...]}`.
 
 Thin on purpose: configuration, observability and deduplication are wired here; the audit itself is
-rolewatch.event_audit. The service is built once per container (cold start) and reused while the
+rolewatch.event_service. The service is built once per container (cold start) and reused while the
 configuration stays the same: clients, the baseline and the AWS-managed policy cache stay warm.
 
 Failure modes: a missing or invalid setting raises ConfigurationError (BaselineError for a bad
@@ -11,7 +11,7 @@ queue, where nothing is lost.
 
 The EventBridge envelope is read with Powertools' EventBridgeEvent data class (source, detail-type and id
 for the log; ~65 ms of cold start, as its package imports every data class; the parser's pydantic models
-would cost more). The CloudTrail / Access Analyzer detail is parsed and validated by rolewatch.triggers,
+would cost more). The CloudTrail / Access Analyzer detail is parsed and validated by rolewatch.event.triggers,
 whose errors name the field that is wrong.
 
 Idempotency: Powertools' idempotency utility on the DynamoDB table IDEMPOTENCY_TABLE (partition key
@@ -44,7 +44,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from rolewatch.analyzer.check import AccessAnalyzerCheck
-from rolewatch.event_audit import Deduplicator, EventAuditService
+from rolewatch.event_service import Deduplicator, EventAuditService
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.inventory.iam_reader import requires
@@ -95,7 +95,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         envelope = EventBridgeEvent(event)
         try:
             logger.append_keys(event_source=envelope.source, detail_type=envelope.detail_type, event_id=envelope.get_id)
-        except KeyError:  # a malformed envelope: rolewatch.triggers raises EventError naming the field
+        except KeyError:  # a malformed envelope: rolewatch.event.triggers raises EventError naming the field
             logger.append_keys(event_source=event.get("source"), detail_type=event.get("detail-type"))
     if context is not None:
         IDEMPOTENCY_CONFIG.register_lambda_context(context)

@@ -43,7 +43,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rolewatch.integrations.result import IntegrationResult
 from rolewatch.inventory.iam_reader import requires
 from rolewatch.model import Finding, RoleSnapshot
-from rolewatch.report.model import format_timestamp
+from rolewatch.report.document import format_timestamp
 from rolewatch.report.render_asff import (
     FIELD_CATEGORY,
     FIELD_ROLE_NAME,

@@ -1,4 +1,4 @@
-"""Reads that reconstruct the state *before* a change (the AWS side of rolewatch.delta).
+"""Reads that reconstruct the state *before* a change (the AWS side of rolewatch.event.delta).
 
 IAM keeps a managed policy's earlier versions (up to five) but not which one was the default before;
 EC2 keeps a replaced instance-profile association visible, in state "disassociating", for a while. These

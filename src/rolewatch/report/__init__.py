@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TextIO
 
 from rolewatch.model import AuditResult
-from rolewatch.report.model import REPORT_SCHEMA, build_report
+from rolewatch.report.document import REPORT_SCHEMA, build_report
 from rolewatch.report.render_json import render_json, write_json
 from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.report.render_sarif import render_sarif

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from rolewatch.model import AuditResult
-from rolewatch.report.model import build_summary, format_timestamp, group_by_role, is_open, worst_first
+from rolewatch.report.document import build_summary, format_timestamp, group_by_role, is_open, worst_first
 
 SOURCE = "rolewatch"
 DETAIL_TYPE = "rolewatch Audit Result"

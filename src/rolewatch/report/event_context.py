@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rolewatch.delta import PermissionDelta
-from rolewatch.triggers import EC2_SOURCE, IAM_SOURCE, AuditRequest
+from rolewatch.event.delta import PermissionDelta
+from rolewatch.event.triggers import EC2_SOURCE, IAM_SOURCE, AuditRequest
 from rolewatch.untrusted import display
 
 FIELD_LIMIT = 256  # characters of one payload field shown in a report (the JSON report keeps it whole)

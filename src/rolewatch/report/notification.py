@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rolewatch.model import AuditResult, Finding, Severity
-from rolewatch.report.model import worst_first
+from rolewatch.report.document import worst_first
 from rolewatch.report.render_text import render_text
 from rolewatch.untrusted import display, printable
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from rolewatch.model import Finding, RoleSnapshot, Severity
 from rolewatch.policy.document import decode_document
-from rolewatch.report.model import format_timestamp
+from rolewatch.report.document import format_timestamp
 from rolewatch.rule_metadata import rule_catalogue
 
 SCHEMA_VERSION = "2018-10-08"

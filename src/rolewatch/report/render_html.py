@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from rolewatch.model import AuditResult, Finding
-from rolewatch.report.model import (
+from rolewatch.report.document import (
     SEVERITIES_WORST_FIRST,
     RoleSection,
     build_summary,

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from rolewatch.model import AuditResult
-from rolewatch.report.model import REPORT_SCHEMA, build_summary, format_timestamp, worst_first
+from rolewatch.report.document import REPORT_SCHEMA, build_summary, format_timestamp, worst_first
 from rolewatch.untrusted import escape_hidden
 
 _ELEMENT = json.JSONEncoder(ensure_ascii=False)  # compact C encoder: ", " and ": " separators

@@ -29,7 +29,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from rolewatch.model import AuditResult, Finding, Severity
-from rolewatch.report.model import worst_first
+from rolewatch.report.document import worst_first
 from rolewatch.rule_metadata import rule_catalogue
 from rolewatch.untrusted import escape_hidden
 

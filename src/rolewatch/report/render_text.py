@@ -20,7 +20,7 @@ from typing import Any
 
 from rolewatch.model import AuditError, AuditResult, Finding, Severity
 from rolewatch.report.displayable import displayable
-from rolewatch.report.model import (
+from rolewatch.report.document import (
     SEVERITIES_WORST_FIRST,
     RoleSection,
     build_summary,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rolewatch.model import AuditResult, Finding, Severity
-from rolewatch.report.model import build_summary, group_by_role, is_open, severity_counts, worst_first
+from rolewatch.report.document import build_summary, group_by_role, is_open, severity_counts, worst_first
 from rolewatch.report.notification import AttributeValue, Notification, fit_subject
 from rolewatch.weekly.diff import FindingRecord, WeekDiff
 

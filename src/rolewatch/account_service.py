@@ -47,7 +47,7 @@ from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.model import AuditResult, Finding, LiveCheckResult, RoleSnapshot
 from rolewatch.remediation import update_trust_cli
 from rolewatch.report import build_report, render
-from rolewatch.report.model import build_summary, format_timestamp, worst_first
+from rolewatch.report.document import build_summary, format_timestamp, worst_first
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.settings import Settings

@@ -39,13 +39,21 @@ from rolewatch.analyzer.translate import skipped_finding
 from rolewatch.audit import LiveCheck, audit_roles, related_role_arns, run_live_checks
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
-from rolewatch.delta import (
+from rolewatch.event.delta import (
     PERMISSION_CALLS,
     Before,
     PermissionDelta,
     before_instance_change,
     before_role_change,
     compute_delta,
+)
+from rolewatch.event.triggers import (
+    ACCESS_ANALYZER_SOURCE,
+    DIRECT_INVOCATION,
+    AuditRequest,
+    Skipped,
+    TriggerResult,
+    parse_event,
 )
 from rolewatch.inventory.change_history import association_profile, previous_default_version
 from rolewatch.inventory.clients import AwsClients
@@ -66,18 +74,10 @@ from rolewatch.model import (
     Severity,
 )
 from rolewatch.report import build_report
+from rolewatch.report.document import severity_counts, worst_first
 from rolewatch.report.event_context import actor_verified, claimed_grant_lines, event_header, event_record
-from rolewatch.report.model import severity_counts, worst_first
 from rolewatch.report.notification import compose
 from rolewatch.settings import Settings
-from rolewatch.triggers import (
-    ACCESS_ANALYZER_SOURCE,
-    DIRECT_INVOCATION,
-    AuditRequest,
-    Skipped,
-    TriggerResult,
-    parse_event,
-)
 from rolewatch.undo import undo_first
 from rolewatch.untrusted import shorten
 

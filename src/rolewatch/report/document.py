@@ -1,4 +1,4 @@
-"""The report model: an `AuditResult` turned into what every renderer shows.
+"""The report document: an `AuditResult` turned into what every renderer shows.
 
 The JSON object built here is the report contract (`rolewatch.report/v1`, README.md); the text, Markdown
 and SARIF renderers read the same grouping and summary so the formats never disagree on counts.

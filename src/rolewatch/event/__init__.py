@@ -1,0 +1,8 @@
+"""One change event, from the EventBridge envelope to what the call changed.
+
+- `triggers`: CloudTrail / Access Analyzer events -> `AuditRequest`s (pure; the routing table).
+- `delta`: the permissions one call gained and lost (pure).
+
+The package itself imports none of its modules, so importing any one of them never runs into a
+half-initialised package.
+"""
