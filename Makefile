@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml templates/forwarder.yaml
 
-.PHONY: demo test lint template unit pytest-all bench catalogue clean
+.PHONY: demo test lint template permissions unit pytest-all bench catalogue clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,14 @@ lint: $(STAMP)
 
 # The deployable templates: cfn-lint (from .venv) and SAM's own validation with its linter.
 template: $(STAMP) $(SAM_STAMP)
+	PYTHONPATH=src $(PY) scripts/permissions.py --check
 	$(VENV)/bin/cfn-lint $(TEMPLATES)
 	for t in $(TEMPLATES); do $(SAM) validate --lint --region us-east-1 --template-file $$t || exit 1; done
+
+# The function roles' policies in template.yaml, written from the code's `requires` declarations
+# (rolewatch.aws_permissions); run it after adding or changing one. `make template` checks they match.
+permissions: $(STAMP)
+	PYTHONPATH=src $(PY) scripts/permissions.py
 
 # pytest-xdist: a worker per CPU; a file's tests stay on one worker, so its module fixtures run once.
 XDIST := -n auto --dist loadfile

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.inventory.iam_reader import requires
+from rolewatch.aws_permissions import EVERY_FUNCTION, REPORT_KEY, REPORT_TOPIC, STORED_REPORTS, requires
 from rolewatch.report.notification import (
     SNS_MESSAGE_LIMIT,
     Notification,
@@ -27,7 +27,6 @@ from rolewatch.report.notification import (
     truncate_to_bytes,
 )
 
-REQUIRED_ACTIONS = frozenset({"sns:Publish", "s3:PutObject"})
 # Room kept below the SNS limit for the overflow notice and JSON escaping by the SDK.
 SAFETY_MARGIN = 4_096
 
@@ -43,7 +42,10 @@ class Delivered:
     bytes: int = 0
 
 
-@requires(*REQUIRED_ACTIONS)
+@requires("sns:Publish", by=EVERY_FUNCTION, on=REPORT_TOPIC)
+@requires("s3:PutObject", by=EVERY_FUNCTION, on=STORED_REPORTS)  # a report too large for SNS
+# The topic and the stored reports are encrypted with the report key.
+@requires("kms:GenerateDataKey", "kms:Decrypt", by=EVERY_FUNCTION, on=REPORT_KEY)
 def publish(
     notification: Notification,
     full_report: dict[str, Any],

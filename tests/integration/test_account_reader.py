@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 from moto.iam.models import iam_backends
 
+from rolewatch.aws_permissions import declared_in
 from rolewatch.inventory.account_reader import (
     AUTHZ_FILTER,
     ROLE_ANALYZER_TYPES,
@@ -25,7 +26,6 @@ from rolewatch.inventory.account_reader import (
     read_instance_associations,
 )
 from rolewatch.inventory.clients import AwsClients, make_clients
-from rolewatch.inventory.iam_reader import ACTIONS_BY_FUNCTION
 
 ACCOUNT = "123456789012"
 EC2_TRUST = {
@@ -386,11 +386,12 @@ def test_an_endpoint_without_access_analyzer_is_a_skip_reason(clients: AwsClient
 
 
 def test_the_readers_declare_the_actions_they_call() -> None:
-    assert ACTIONS_BY_FUNCTION["read_authorization_details"] == {"iam:GetAccountAuthorizationDetails"}
-    assert ACTIONS_BY_FUNCTION["read_session_durations"] == {"iam:ListRoles"}
-    assert ACTIONS_BY_FUNCTION["enabled_regions"] == {"ec2:DescribeRegions"}
-    assert ACTIONS_BY_FUNCTION["read_region_associations"] == {"ec2:DescribeIamInstanceProfileAssociations"}
-    assert ACTIONS_BY_FUNCTION["read_account_analyzer_findings"] == {
+    declared = declared_in("rolewatch.inventory.account_reader")
+    assert declared["read_authorization_details"] == {"iam:GetAccountAuthorizationDetails"}
+    assert declared["read_session_durations"] == {"iam:ListRoles"}
+    assert declared["enabled_regions"] == {"ec2:DescribeRegions"}
+    assert declared["read_region_associations"] == {"ec2:DescribeIamInstanceProfileAssociations"}
+    assert declared["read_account_analyzer_findings"] == {
         "access-analyzer:ListAnalyzers",
         "access-analyzer:ListFindings",
     }

@@ -131,7 +131,7 @@ def test_tracing_is_off_outside_lambda_and_when_disabled() -> None:
 def test_the_idempotency_store_calls_only_what_it_declares(
     function: Any, stack: EventStack, account: SeededAccount
 ) -> None:
-    from rolewatch.inventory.iam_reader import ACTIONS_BY_FUNCTION
+    from rolewatch.aws_permissions import actions_of
 
     event = replay(account, load_event("iam-attach-role-policy.json"))
     function.handler(event, CONTEXT)
@@ -141,4 +141,4 @@ def test_the_idempotency_store_calls_only_what_it_declares(
         function.handler({"roles": ["ops-admin"], "id": "fails"}, CONTEXT)
     service, _ = function.runtime(function.load_settings())
     used = {op for op in service.clients.counter.operations() if op.startswith("dynamodb:")}
-    assert used and used <= ACTIONS_BY_FUNCTION["idempotency_store"]
+    assert used and used <= actions_of(function.idempotency_store)

@@ -14,12 +14,11 @@ from botocore.stub import Stubber
 from helpers import NOW
 
 from rolewatch.audit import audit_roles
+from rolewatch.aws_permissions import declared_in
 from rolewatch.baseline import Baseline, BaselineError, Profile, load_baseline
 from rolewatch.inventory.clients import AwsClients, make_clients
 from rolewatch.inventory.iam_reader import (
-    ACTIONS_BY_FUNCTION,
     AWS_MANAGED_POLICY_CACHE,
-    DECLARING_MODULE,
     REQUIRED_ACTIONS,
     SNAPSHOT_ATTEMPTS,
     RetryPolicy,
@@ -432,19 +431,15 @@ def test_every_reader_calls_only_the_actions_it_declares(managed_clients: AwsCli
         "instances_for_profiles": lambda: instances_for_profiles(managed_clients, [seeded["profile"]]),
         "profiles_for_instances": lambda: profiles_for_instances(managed_clients, [seeded["instance"]]),
     }
-    own = {
-        name: actions
-        for name, actions in ACTIONS_BY_FUNCTION.items()
-        if DECLARING_MODULE[name] == "rolewatch.inventory.iam_reader"
-    }
+    own = declared_in("rolewatch.inventory.iam_reader")
     assert set(reads) == set(own)
     for name, read in reads.items():
         called = _calls_of(managed_clients, read)
         assert called, name
         if name != "read_inline_policies":  # reached through read_role, which declares its own set
-            assert called <= ACTIONS_BY_FUNCTION[name], name
+            assert called <= own[name], name
     # read_role needs every action it declares (nothing is granted that is never used).
-    assert _calls_of(managed_clients, reads["read_role"]) == ACTIONS_BY_FUNCTION["read_role"]
+    assert _calls_of(managed_clients, reads["read_role"]) == own["read_role"]
     assert frozenset().union(*own.values()) == REQUIRED_ACTIONS
     assert all(a.split(":")[0] in {"iam", "ec2"} for a in REQUIRED_ACTIONS)
 

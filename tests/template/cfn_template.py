@@ -6,14 +6,14 @@ cfn-lint's decoder reads the short-form tags (!Ref, !Sub, !GetAtt, ...) into the
 the physical id or ARN CloudFormation would give it. Good enough to audit the roles the template
 defines with rolewatch itself; not a CloudFormation emulator.
 
-Which AWS actions the code needs comes from the `requires(...)` declarations
-(rolewatch.inventory.iam_reader.ACTIONS_BY_FUNCTION). The registry is filled as modules are imported,
-so it is read in a fresh interpreter after importing exactly the modules asked for.
+Which AWS actions the code needs comes from its `requires(...)` declarations (rolewatch.aws_permissions),
+read by scripts/permissions.py in a fresh interpreter after importing every module.
 """
 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cfnlint.decode import decode
@@ -266,56 +267,52 @@ def mutated(template: Mapping[str, Any], role: str, *statements: dict[str, Any])
 
 # -- what the code declares -----------------------------------------------------------------------
 
-_DECLARED = """
-import importlib, inspect, json, pathlib, sys
-import rolewatch
-root = pathlib.Path(rolewatch.__file__).parent
-# Every module the functions could load (by file: some packages have no __init__.py); the demo and the
-# command line never run in Lambda.
-names = sorted(
-    ".".join(("rolewatch", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
-    for p in root.rglob("*.py")
-    if p.name != "__main__.py"
-)
-for name in names:
-    if not name.startswith(("rolewatch.demo", "rolewatch.cli")):
-        importlib.import_module(name)
-from rolewatch.inventory import iam_reader
-by_module = {}
-for name, module in list(sys.modules.items()):
-    if not name.startswith("rolewatch."):
-        continue
-    for fn_name, fn in vars(module).items():
-        if not (inspect.isfunction(fn) and fn.__module__ == name):
-            continue
-        # The registry is keyed by function name; a qualified key (module.qualname) is accepted too.
-        for key in (f"{name}.{fn.__qualname__}", fn_name):
-            if key in iam_reader.ACTIONS_BY_FUNCTION:
-                by_module.setdefault(name, {})[fn_name] = sorted(iam_reader.ACTIONS_BY_FUNCTION[key])
-                break
-print(json.dumps({"required_actions": sorted(iam_reader.REQUIRED_ACTIONS), "by_module": by_module}))
-"""
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rolewatch_permissions_script", ROOT / "scripts" / "permissions.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+# scripts/permissions.py, the generator behind `make permissions` (render, rewrite, differences, Grant).
+permissions_script = _load_script()
 
 
 @cache
-def declarations() -> tuple[frozenset[str], dict[str, dict[str, frozenset[str]]]]:
-    """(REQUIRED_ACTIONS, {module: {decorated function: actions}}) after importing every rolewatch module.
+def declarations() -> tuple[Any, ...]:
+    """Every `requires` declaration of the code (scripts/permissions.py's Grants), read in a fresh interpreter.
 
-    Read in a fresh interpreter: the registry only grows with imports, so the answer must not depend
-    on what this test process happened to import before.
+    The registry only grows with imports, so the answer must not depend on what this test process
+    happened to import (or declare) before.
     """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
     done = subprocess.run(
-        [sys.executable, "-c", _DECLARED], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+        [sys.executable, str(ROOT / "scripts" / "permissions.py"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=False,
     )
     if done.returncode != 0:
-        raise TemplateError(f"importing the rolewatch modules failed:\n{done.stderr.strip()[-2000:]}")
-    found = json.loads(done.stdout)
-    by_module = {
-        module: {fn: frozenset(actions) for fn, actions in functions.items()}
-        for module, functions in found["by_module"].items()
+        raise TemplateError(f"reading the declarations failed:\n{done.stderr.strip()[-2000:]}")
+    return tuple(permissions_script.from_json(done.stdout))
+
+
+def declared_actions(
+    template: Mapping[str, Any], function: str, parameters: Mapping[str, str] | None = None
+) -> set[str]:
+    """The actions the declarations grant `function`'s role under the given parameters."""
+    resolver = Resolver(template, parameters)
+    return {
+        a
+        for g in declarations()
+        if function in g.functions and (g.only_if is None or resolver.condition(g.only_if))
+        for a in g.actions
     }
-    return frozenset(found["required_actions"]), by_module
 
 
 def module_file(dotted: str) -> Path | None:

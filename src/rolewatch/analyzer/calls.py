@@ -1,16 +1,18 @@
 """The IAM Access Analyzer calls rolewatch makes, one function per operation, and what their failures mean.
 
-Each function declares the IAM action it needs with `@requires` (ListFindingsV2 and GetFindingV2 are
-authorised by `access-analyzer:ListFindings` and `access-analyzer:GetFinding`: the V2 operations have no
-IAM action of their own). Every list-like call goes through botocore's paginator. Throttling and
-transient errors are retried by the clients' standard retry mode (inventory/clients.py); what still
-fails comes back as a `CallFailure` saying what it means for the audit.
+Each function declares the IAM action it needs (`access_analyzer_requires`: both deployed functions, only
+when Access Analyzer is on). ListFindingsV2 and GetFindingV2 are authorised by `access-analyzer:ListFindings`
+and `access-analyzer:GetFinding`: the V2 operations have no IAM action of their own. Every list-like call
+goes through botocore's paginator. Throttling and transient errors are retried by the clients' standard
+retry mode (inventory/clients.py); what still fails comes back as a `CallFailure` saying what it means
+for the audit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from botocore.exceptions import (
@@ -23,9 +25,9 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
+from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, EVERY_FUNCTION, WITH_ACCESS_ANALYZER, actions_of, requires
 from rolewatch.inventory.account_reader import ROLE_ANALYZER_TYPES
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.inventory.iam_reader import ACTIONS_BY_FUNCTION, requires
 
 TRUST_POLICY_RESOURCE_TYPE = "AWS::IAM::AssumeRolePolicyDocument"
 # CheckAccessNotGranted accepts one access entry of at most 100 actions (service model: AccessActionsList).
@@ -35,6 +37,9 @@ IAM_ACTION_OF = {
     "ListFindingsV2": "access-analyzer:ListFindings",
     "GetFindingV2": "access-analyzer:GetFinding",
 }
+
+# Both functions run the check, and only when ACCESS_ANALYZER=auto (the template's UseAccessAnalyzer).
+access_analyzer_requires = partial(requires, by=EVERY_FUNCTION, only_if=WITH_ACCESS_ANALYZER)
 
 _ACCESS_DENIED = {"AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException"}
 _THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
@@ -133,7 +138,7 @@ class Analyzer:
     type: str
 
 
-@requires("access-analyzer:ListAnalyzers")
+@access_analyzer_requires("access-analyzer:ListAnalyzers")
 def list_role_analyzers(clients: AwsClients) -> list[Analyzer]:
     """The ACTIVE external-access and unused-access analyzers of the clients' region (one paginated call)."""
 
@@ -159,7 +164,7 @@ def role_findings_filter(role_arn: str | None) -> dict[str, Any]:
     return criteria
 
 
-@requires("access-analyzer:ListFindings")
+@access_analyzer_requires("access-analyzer:ListFindings", on=ACCOUNT_ANALYZERS)
 def list_active_role_findings(clients: AwsClients, analyzer_arn: str, role_arn: str | None) -> list[dict[str, Any]]:
     """Finding summaries (FindingSummaryV2) of the analyzer for one role, or for every role when None."""
 
@@ -172,7 +177,7 @@ def list_active_role_findings(clients: AwsClients, analyzer_arn: str, role_arn: 
     return guarded(clients, "ListFindingsV2", call)
 
 
-@requires("access-analyzer:GetFinding")
+@access_analyzer_requires("access-analyzer:GetFinding", on=ACCOUNT_ANALYZERS)
 def get_finding_details(clients: AwsClients, analyzer_arn: str, finding_id: str) -> dict[str, Any]:
     """The finding with every page of its `findingDetails` merged."""
 
@@ -214,7 +219,13 @@ def _get_recommendation(clients: AwsClients, analyzer_arn: str, finding_id: str)
     return guarded(clients, "GetFindingRecommendation", call)
 
 
-@requires("access-analyzer:GetFindingRecommendation", "access-analyzer:GenerateFindingRecommendation")
+@access_analyzer_requires(
+    "access-analyzer:GetFindingRecommendation",
+    "access-analyzer:GenerateFindingRecommendation",
+    by=EVERY_FUNCTION,
+    on=ACCOUNT_ANALYZERS,
+    only_if=WITH_ACCESS_ANALYZER,
+)
 def finding_recommendation(clients: AwsClients, analyzer_arn: str, finding_id: str) -> Recommendation:
     """Access Analyzer's recommended policy change for an unused-permission finding.
 
@@ -238,7 +249,7 @@ def finding_recommendation(clients: AwsClients, analyzer_arn: str, finding_id: s
 # -- policy checks (no analyzer needed) -----------------------------------------------------------------
 
 
-@requires("access-analyzer:ValidatePolicy")
+@access_analyzer_requires("access-analyzer:ValidatePolicy")
 def validate_policy(
     clients: AwsClients, document: str, policy_type: str, resource_type: str | None = None
 ) -> list[dict[str, Any]]:
@@ -262,7 +273,7 @@ def action_batches(actions: Sequence[str]) -> list[tuple[str, ...]]:
     ]
 
 
-@requires("access-analyzer:CheckAccessNotGranted")
+@access_analyzer_requires("access-analyzer:CheckAccessNotGranted")
 def check_access_not_granted(clients: AwsClients, document: str, actions: Iterable[str]) -> dict[str, Any]:
     access = [{"actions": list(actions)}]
     if len(access[0]["actions"]) > MAX_ACTIONS_PER_ACCESS_CHECK:
@@ -278,7 +289,7 @@ def check_access_not_granted(clients: AwsClients, document: str, actions: Iterab
     )
 
 
-@requires("access-analyzer:CheckNoNewAccess")
+@access_analyzer_requires("access-analyzer:CheckNoNewAccess")
 def check_no_new_access(clients: AwsClients, document: str, reference: str) -> dict[str, Any]:
     """Does `document` grant anything `reference` does not? (new = the role's policy, existing = reference)"""
     return guarded(
@@ -292,7 +303,7 @@ def check_no_new_access(clients: AwsClients, document: str, reference: str) -> d
     )
 
 
-@requires("access-analyzer:CheckNoPublicAccess")
+@access_analyzer_requires("access-analyzer:CheckNoPublicAccess")
 def check_no_public_trust(clients: AwsClients, trust_document: str) -> dict[str, Any]:
     return guarded(
         clients,
@@ -316,4 +327,4 @@ ADAPTER_FUNCTIONS = (
     check_no_public_trust,
 )
 # The access-analyzer actions the check calls, as their functions declare them with `requires`.
-REQUIRED_ACTIONS: frozenset[str] = frozenset().union(*(ACTIONS_BY_FUNCTION[f.__name__] for f in ADAPTER_FUNCTIONS))
+REQUIRED_ACTIONS: frozenset[str] = frozenset().union(*(actions_of(f) for f in ADAPTER_FUNCTIONS))

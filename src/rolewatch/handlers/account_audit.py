@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rolewatch.account_service import parse_account_event, run_weekly_audit
+from rolewatch.aws_permissions import ACCOUNT_AUDIT, declare_lambda_service
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients
@@ -27,6 +28,7 @@ from rolewatch.settings import ACCOUNT_FUNCTION_REQUIRES, Settings, load_setting
 
 logger = Logger()
 metrics = Metrics()
+declare_lambda_service(ACCOUNT_AUDIT)
 
 
 @cache

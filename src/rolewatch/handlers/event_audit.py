@@ -44,20 +44,28 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from rolewatch.analyzer.check import AccessAnalyzerCheck
+from rolewatch.aws_permissions import EVENT_AUDIT, IDEMPOTENCY_TABLE, declare_lambda_service, requires
 from rolewatch.event_service import Deduplicator, EventAuditService
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients
-from rolewatch.inventory.iam_reader import requires
 from rolewatch.settings import EVENT_FUNCTION_REQUIRES, Settings, load_settings
 
 logger = Logger()
 metrics = Metrics()
 
+declare_lambda_service(EVENT_AUDIT)
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 IDEMPOTENCY_CONFIG = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
 
 
-@requires("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+@requires(
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    by=EVENT_AUDIT,
+    on=IDEMPOTENCY_TABLE,
+)
 def idempotency_store(table: str, clients: AwsClients) -> DynamoDBPersistenceLayer:
     """Powertools' DynamoDB persistence layer on the function's table, through the counted client."""
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=clients.dynamodb)

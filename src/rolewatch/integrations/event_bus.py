@@ -22,8 +22,15 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolewatch.aws_permissions import (
+    AUDIT_EVENT_BUS,
+    EVERY_FUNCTION,
+    REPORT_KEY,
+    STORED_REPORTS,
+    WITH_AUDIT_EVENTS,
+    requires,
+)
 from rolewatch.integrations.result import IntegrationResult
-from rolewatch.inventory.iam_reader import requires
 from rolewatch.model import AuditResult
 from rolewatch.report.audit_event import fit_entry
 
@@ -81,6 +88,8 @@ class AuditEventPublisher:
             return IntegrationResult(NAME, "partial", sent=1, reason=problem)
         return outcome
 
+    @requires("s3:PutObject", by=EVERY_FUNCTION, on=STORED_REPORTS, only_if=WITH_AUDIT_EVENTS)
+    @requires("kms:GenerateDataKey", by=EVERY_FUNCTION, on=REPORT_KEY, only_if=WITH_AUDIT_EVENTS)
     def _store(self, report: Mapping[str, Any] | None, key: str | None) -> str:
         """Store the full report for an oversized entry; the problem in words, or "" when stored."""
         if self.s3 is None or not self.bucket or not key or report is None:
@@ -124,7 +133,7 @@ class AuditEventPublisher:
         return IntegrationResult(NAME, "failed", failed=1, reason=f"PutEvents refused the audit event: {error}")
 
 
-@requires("events:PutEvents")
+@requires("events:PutEvents", by=EVERY_FUNCTION, on=AUDIT_EVENT_BUS, only_if=WITH_AUDIT_EVENTS)
 def put_events(client: Any, entry: Mapping[str, Any]) -> dict[str, Any]:
     """One PutEvents call with one entry."""
     return dict(client.put_events(Entries=[dict(entry)]))

@@ -40,8 +40,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolewatch.aws_permissions import EVERY_FUNCTION, SECURITY_HUB, SECURITY_HUB_PRODUCT, WITH_SECURITY_HUB, requires
 from rolewatch.integrations.result import IntegrationResult
-from rolewatch.inventory.iam_reader import requires
 from rolewatch.model import Finding, RoleSnapshot
 from rolewatch.report.document import format_timestamp
 from rolewatch.report.render_asff import (
@@ -266,7 +266,7 @@ class SecurityHubSync:
         return sorted(refused.values())
 
 
-@requires("securityhub:GetFindings")
+@requires("securityhub:GetFindings", by=EVERY_FUNCTION, on=SECURITY_HUB, only_if=WITH_SECURITY_HUB)
 def get_findings(client: Any, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every finding GetFindings returns for `filters`, page by page (100 a page)."""
     try:
@@ -278,7 +278,7 @@ def get_findings(client: Any, filters: Mapping[str, Any]) -> Iterator[dict[str, 
         raise SecurityHubError("failed", f"GetFindings failed: {exc}") from exc
 
 
-@requires("securityhub:BatchImportFindings")
+@requires("securityhub:BatchImportFindings", by=EVERY_FUNCTION, on=SECURITY_HUB_PRODUCT, only_if=WITH_SECURITY_HUB)
 def batch_import_findings(client: Any, batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One BatchImportFindings call; its FailedFindings (a count without the list names the whole batch)."""
     try:

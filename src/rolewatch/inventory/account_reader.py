@@ -26,9 +26,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, ACCOUNT_AUDIT, WITH_ACCESS_ANALYZER, requires
 from rolewatch.inventory.authz_file import read_account_json
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.inventory.iam_reader import requires
 from rolewatch.model import AuditError, InstanceProfileRef, RoleSnapshot
 
 IAM_PAGE_SIZE = 1000  # the API maximum for GetAccountAuthorizationDetails and ListRoles
@@ -104,7 +104,7 @@ class AuthorizationPages:
     failure: UnreadSource | None = None
 
 
-@requires("iam:GetAccountAuthorizationDetails")
+@requires("iam:GetAccountAuthorizationDetails", by=ACCOUNT_AUDIT)
 def read_authorization_details(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) -> AuthorizationPages:
     """Every page, following Marker while IsTruncated. A failing page keeps the pages before it.
 
@@ -136,7 +136,7 @@ def read_authorization_details(clients: AwsClients, page_size: int = IAM_PAGE_SI
         seen.add(marker)
 
 
-@requires("iam:ListRoles")
+@requires("iam:ListRoles", by=ACCOUNT_AUDIT)
 def read_session_durations(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) -> dict[str, int]:
     """MaxSessionDuration by role ARN (GetAccountAuthorizationDetails does not return it)."""
     durations: dict[str, int] = {}
@@ -151,14 +151,14 @@ def read_session_durations(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) 
 # -- EC2 -------------------------------------------------------------------------------------------
 
 
-@requires("ec2:DescribeRegions")
+@requires("ec2:DescribeRegions", by=ACCOUNT_AUDIT)
 def enabled_regions(clients: AwsClients) -> list[str]:
     """The regions enabled for the account (opt-in regions not opted into are left out by EC2 itself)."""
     regions = clients.ec2.describe_regions(AllRegions=False).get("Regions", [])
     return sorted(r["RegionName"] for r in regions if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in")
 
 
-@requires("ec2:DescribeIamInstanceProfileAssociations")
+@requires("ec2:DescribeIamInstanceProfileAssociations", by=ACCOUNT_AUDIT)
 def read_region_associations(ec2: Any) -> dict[str, list[str]]:
     """{instance profile ARN: [instance id]} for the live associations of one region's EC2 client."""
     found: dict[str, list[str]] = {}
@@ -288,7 +288,8 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any
 
 
 # ListFindingsV2 is authorised by access-analyzer:ListFindings (the V2 operation has no IAM action of its own).
-@requires("access-analyzer:ListAnalyzers", "access-analyzer:ListFindings")
+@requires("access-analyzer:ListAnalyzers", by=ACCOUNT_AUDIT, only_if=WITH_ACCESS_ANALYZER)
+@requires("access-analyzer:ListFindings", by=ACCOUNT_AUDIT, on=ACCOUNT_ANALYZERS, only_if=WITH_ACCESS_ANALYZER)
 def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> AnalyzerFindings:
     """Every active IAM-role finding of every active analyzer in the clients' region.
 
@@ -348,7 +349,7 @@ def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> Anal
 # -- the whole account ---------------------------------------------------------------------------
 
 
-# Not declared with @requires: GetCallerIdentity needs no permission (an explicit Deny cannot block it),
+# Not declared with `requires`: GetCallerIdentity needs no permission (an explicit Deny cannot block it),
 # so no policy grants it. Called only for an account whose IAM read holds no role at all.
 def caller_account(clients: AwsClients) -> str:
     return str(clients.sts.get_caller_identity()["Account"])

@@ -11,8 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rolewatch.aws_permissions import EVENT_AUDIT, requires
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.inventory.iam_reader import requires
 from rolewatch.model import AttachedPolicy
 
 _MISSING = {"NoSuchEntity", "NoSuchEntityException", "InvalidAssociationID.NotFound"}
@@ -22,7 +22,7 @@ def _missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in _MISSING
 
 
-@requires("iam:ListPolicyVersions", "iam:GetPolicyVersion")
+@requires("iam:ListPolicyVersions", "iam:GetPolicyVersion", by=EVENT_AUDIT)
 def previous_default_version(clients: AwsClients, policy_arn: str) -> AttachedPolicy | None:
     """The policy at the version that was most likely the default before the current one.
 
@@ -64,7 +64,7 @@ def _version_number(version_id: str) -> int:
     return int(digits) if digits.isdigit() else 0
 
 
-@requires("ec2:DescribeIamInstanceProfileAssociations")
+@requires("ec2:DescribeIamInstanceProfileAssociations", by=EVENT_AUDIT)
 def association_profile(clients: AwsClients, association_id: str) -> tuple[str, str, str] | None:
     """(instance id, profile ARN, state) of an association in any state, or None once EC2 forgot it."""
     try:

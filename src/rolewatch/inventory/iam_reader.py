@@ -4,10 +4,8 @@ The AWS adapter of the event pipeline: it reads, it never judges. Documents stay
 returns them URL-encoded, boto3 may decode them, moto returns objects or strings): the engine parses
 every form and reports a bad one with the `location` set here. Every list call is paginated.
 
-Each public function declares the IAM/EC2 actions it calls (`@requires`, also used by every other AWS
-adapter: analyzer, account reader, delivery, idempotency). `REQUIRED_ACTIONS` is this module's own union;
-ACTIONS_BY_FUNCTION holds every adapter imported so far, and a test checks that template.yaml grants the
-auditor exactly those.
+Each public function declares the IAM/EC2 actions it calls with `rolewatch.aws_permissions.requires`
+(the event audit function runs them); `REQUIRED_ACTIONS` is this module's own union.
 """
 
 from __future__ import annotations
@@ -16,34 +14,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rolewatch.aws_permissions import EVENT_AUDIT, declared_in, requires
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import AttachedPolicy, InstanceProfileRef, RoleSnapshot
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-ACTIONS_BY_FUNCTION: dict[str, frozenset[str]] = {}
-DECLARING_MODULE: dict[str, str] = {}
-
-
-def requires(*actions: str) -> Callable[[F], F]:
-    """Declare the AWS actions an adapter function calls; they build the auditor's least-privilege policy.
-
-    Functions are registered by name, so two adapters may not share one: that would hide one set of actions.
-    """
-
-    def register(fn: F) -> F:
-        owner = DECLARING_MODULE.setdefault(fn.__name__, fn.__module__)
-        if owner != fn.__module__:
-            raise ValueError(f"@requires: {fn.__module__}.{fn.__name__} has the same name as {owner}.{fn.__name__}")
-        ACTIONS_BY_FUNCTION[fn.__name__] = frozenset(actions)
-        return fn
-
-    return register
-
 
 # -- caching and retrying --------------------------------------------------------------------------
 
@@ -132,7 +109,7 @@ def _timestamp(value: Any) -> str | None:
 # -- policies --------------------------------------------------------------------------------------
 
 
-@requires("iam:ListRolePolicies", "iam:GetRolePolicy")
+@requires("iam:ListRolePolicies", "iam:GetRolePolicy", by=EVENT_AUDIT)
 def read_inline_policies(clients: AwsClients, role_name: str) -> tuple[AttachedPolicy, ...]:
     """Every inline policy. A NoSuchEntity (a policy deleted since it was listed, or the role) propagates:
     read_role re-reads the whole role rather than report a state that never existed."""
@@ -144,7 +121,7 @@ def read_inline_policies(clients: AwsClients, role_name: str) -> tuple[AttachedP
     return tuple(policies)
 
 
-@requires("iam:GetPolicy", "iam:GetPolicyVersion")
+@requires("iam:GetPolicy", "iam:GetPolicyVersion", by=EVENT_AUDIT)
 def read_managed_policy(
     clients: AwsClients,
     policy_arn: str,
@@ -180,7 +157,7 @@ def read_managed_policy(
     return read
 
 
-@requires("iam:ListEntitiesForPolicy")
+@requires("iam:ListEntitiesForPolicy", by=EVENT_AUDIT)
 def roles_for_policy(clients: AwsClients, policy_arn: str) -> list[str]:
     """Every role using the policy. No PolicyUsageFilter on purpose: a role that has it as permissions
     boundary is affected by a new default version too."""
@@ -205,7 +182,7 @@ class InstanceProfile:
     role_names: tuple[str, ...]
 
 
-@requires("iam:GetInstanceProfile")
+@requires("iam:GetInstanceProfile", by=EVENT_AUDIT)
 def read_instance_profile(clients: AwsClients, name_or_arn: str) -> InstanceProfile | None:
     """The profile and the role in it (at most one), or None if it does not exist."""
     try:
@@ -239,7 +216,7 @@ def _associations(clients: AwsClients, filter_name: str, values: Iterable[str]) 
                 yield association
 
 
-@requires("ec2:DescribeIamInstanceProfileAssociations")
+@requires("ec2:DescribeIamInstanceProfileAssociations", by=EVENT_AUDIT)
 def instances_for_profiles(clients: AwsClients, profile_arns: Iterable[str]) -> dict[str, list[str]]:
     """Instance ids running with each profile (in the clients' region): {profile ARN: [instance id]}."""
     wanted = list(profile_arns)
@@ -251,7 +228,7 @@ def instances_for_profiles(clients: AwsClients, profile_arns: Iterable[str]) -> 
     return {arn: sorted(ids) for arn, ids in found.items()}
 
 
-@requires("ec2:DescribeIamInstanceProfileAssociations")
+@requires("ec2:DescribeIamInstanceProfileAssociations", by=EVENT_AUDIT)
 def profiles_for_instances(clients: AwsClients, instance_ids: Iterable[str]) -> dict[str, str]:
     """The instance profile ARN each instance runs with: {instance id: profile ARN}; absent = none."""
     wanted = set(instance_ids)
@@ -307,6 +284,7 @@ def _instance_profiles(clients: AwsClients, role_name: str, include_instances: b
     "iam:GetPolicyVersion",
     "iam:ListInstanceProfilesForRole",
     "ec2:DescribeIamInstanceProfileAssociations",
+    by=EVENT_AUDIT,
 )
 def read_role(
     clients: AwsClients,
@@ -376,6 +354,4 @@ def _snapshot(
     )
 
 
-REQUIRED_ACTIONS: frozenset[str] = frozenset().union(
-    *(actions for name, actions in ACTIONS_BY_FUNCTION.items() if DECLARING_MODULE[name] == __name__)
-)
+REQUIRED_ACTIONS: frozenset[str] = frozenset().union(*declared_in(__name__).values())
