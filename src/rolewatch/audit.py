@@ -282,21 +282,21 @@ def audit_roles(
     errors: list[AuditError] = []
     # Cross-role rules need what other principals can do: for a role that can become another (or whose
     # targets are unknown) they run once every role has been seen by the graph, so no role's
-    # permissions are computed twice for the graph's sake; only those roles are prepared again.
-    deferred: list[RoleSnapshot] = []
+    # permissions are computed twice for the graph's sake. Those roles (a minority) are kept prepared.
+    cross_role = {k: v for k, v in selected.items() if k in CROSS_ROLE_RULES}
+    own_rules = {k: v for k, v in selected.items() if k not in CROSS_ROLE_RULES}
+    deferred: list[_Prepared] = []
     for role in audited:
         p = _Prepared(role, shared, now)
         by_arn.remember(role.arn, p.permissions)
         errors.extend(p.errors)
         later = account.graph.observe(role.arn, p.permissions)
-        if later:
-            deferred.append(role)
-        run = {k: v for k, v in selected.items() if k not in CROSS_ROLE_RULES} if later else selected
+        if later and cross_role:
+            deferred.append(p)
+        run = own_rules if later else selected
         findings.extend(_run_rules(p, run, baseline=baseline, account=account, now=now, errors=errors))
-    cross_role = {k: v for k, v in selected.items() if k in CROSS_ROLE_RULES}
-    for role in deferred if cross_role else ():
-        again = _Prepared(role, shared, now)
-        findings.extend(_run_rules(again, cross_role, baseline=baseline, account=account, now=now, errors=errors))
+    for p in deferred:
+        findings.extend(_run_rules(p, cross_role, baseline=baseline, account=account, now=now, errors=errors))
 
     rank = {severity: severity.rank for severity in Severity}
     findings.sort(key=lambda f: (-rank[f.severity], f.resource, f.rule, f.actions))

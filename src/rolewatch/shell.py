@@ -55,7 +55,7 @@ def quote(word: str) -> str:
 
 def command(*words: str) -> str:
     """A command line from its words, every one quoted (placeholders too: `<x>` unquoted is a redirection)."""
-    return " ".join(quote(word) for word in words)
+    return " ".join(map(quote, words))
 
 
 def join(words: Iterable[str]) -> str:

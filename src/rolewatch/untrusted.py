@@ -31,6 +31,18 @@ def is_hidden(char: str) -> bool:
     return not char.isprintable()
 
 
+# Printable ASCII and the newline: what a long ASCII text (a whole JSON report) is checked against in
+# one C pass (bytes.translate), instead of str.isprintable's call per character.
+_PRINTABLE_ASCII_AND_NEWLINE = bytes(range(0x20, 0x7F)) + b"\n"
+
+
+def _plain_lines(text: str) -> bool:
+    """Printable text apart from newlines (the layout of indented JSON)."""
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII_AND_NEWLINE)
+    return text.replace("\n", "").isprintable()
+
+
 def _escape(char: str) -> str:
     if char in _NAMED_ESCAPES:
         return _NAMED_ESCAPES[char]
@@ -87,7 +99,7 @@ def inert_json(text: str, *, markup: bool = True) -> str:
     leaves raw) become \\u escapes, and with `markup` so do `<`, `>`, `&` and broadcast mentions. JSON
     escapes the C0 controls itself and these characters only occur inside strings, so the result
     parses to the same value. Raw newlines are kept: they are the layout of indented JSON."""
-    if not markup and text.replace("\n", "").isprintable():
+    if not markup and _plain_lines(text):
         return text
     out = []
     for char in text:

@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from rolewatch.model import RoleSnapshot
 from rolewatch.policy.catalogue import ActionCatalogue, catalogue
@@ -358,9 +359,14 @@ class PrincipalGraph:
             for account, entries in self.trust.by_account.items()
         }
         self._power: dict[str, Power] = {}
+        # Roles with the same policies share one Permissions object (the engine's cache): their power
+        # is computed once. Weak keys: a Permissions object the engine let go is not kept alive here.
+        self._power_by_permissions: WeakKeyDictionary[Permissions, Power] = WeakKeyDictionary()
         self._edges: dict[str, tuple[tuple[Edge, ...], tuple[Unknown, ...]]] = {}
         self._members: dict[TargetGroup, tuple[TrustEntry, ...]] = {}
         self._reach_of: dict[str | TargetGroup, _Reps] = {}
+        self._escalations: dict[tuple[int, ...], tuple[Path, ...]] = {}
+        self._escalations_of: str | None = None
         self._in_progress: set[str | TargetGroup] = set()
         self._partial: dict[
             str | TargetGroup, tuple[_Reps, list[tuple[str | TargetGroup, tuple[Hop, ...], Edge | None]]]
@@ -382,7 +388,13 @@ class PrincipalGraph:
         found = self._power.get(arn)
         if found is None:
             permissions = self.permissions.get(arn)
-            found = self._power[arn] = NO_POWER if permissions is None else self._power_of(permissions)
+            found = self._power[arn] = NO_POWER if permissions is None else self._power_for(permissions)
+        return found
+
+    def _power_for(self, permissions: Permissions) -> Power:
+        found = self._power_by_permissions.get(permissions)
+        if found is None:
+            found = self._power_by_permissions[permissions] = self._power_of(permissions)
         return found
 
     # -- edges -------------------------------------------------------------------------------------
@@ -398,7 +410,7 @@ class PrincipalGraph:
         computes every audited role's once). Returns whether questions about it need other principals:
         it can become another, or its targets are unknown."""
         if arn not in self._power:
-            self._power[arn] = self._power_of(permissions)
+            self._power[arn] = self._power_for(permissions)
         edges, unknowns = self._edges_and_unknowns(arn, permissions)
         return bool(unknowns) or any(e.kind in BECOME for e in edges)
 
@@ -603,16 +615,29 @@ class PrincipalGraph:
         mine = self.power(arn)
         if mine.admin:
             return []
+        edges = self.edges_from(arn)
+        chosen = tuple(
+            i for i, edge in enumerate(edges) if edge.kind in wanted and (launcher is None or launcher in edge.launcher)
+        )
+        # Launchers of one service share its PassRole edges: the paths are found once per set of edges
+        # (kept for the principal last asked about, which is how rules ask: one role at a time).
+        if self._escalations_of != arn:
+            self._escalations_of = arn
+            self._escalations.clear()
+        found = self._escalations.get(chosen)
+        if found is None:
+            found = self._escalations[chosen] = self._escalations_by(arn, [edges[i] for i in chosen], mine)
+        return list(found)
+
+    def _escalations_by(self, arn: str, edges: list[Edge], mine: Power) -> tuple[Path, ...]:
         gained = _Reps()
-        for edge in self.edges_from(arn):
-            if edge.kind not in wanted or (launcher is not None and launcher not in edge.launcher):
-                continue
+        for edge in edges:
             if edge.group is not None:
                 gained.merge(self._reach(edge.group), (), via=edge, skip=mine)
             elif edge.target is not None:
                 hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
                 gained.merge(self._reach(edge.target), (hop,), skip=mine)
-        return _paths(arn, gained, self)
+        return tuple(_paths(arn, gained, self))
 
     def _reach(self, start: str | TargetGroup) -> _Reps:
         return self._reach_with_dependencies(start)[0]

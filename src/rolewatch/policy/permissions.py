@@ -549,12 +549,14 @@ class Permissions:
             for g in policy.allows:
                 if not g.mask or g.in_force(now) is ConditionClass.TIME_CLOSED:
                     continue
+                # Without a boundary the compiled grant's own masks serve (shared, not copied: a 5,000
+                # role audit keeps a few thousand of these alive).
                 pieces = [
                     LabeledGrant(
                         label,
                         g,
-                        g.mask & bound_any,
-                        g.full & bound_any,
+                        g.mask if boundary is None else g.mask & bound_any,
+                        g.full if boundary is None else g.full & bound_any,
                         None if g.unrestricted else g.resources,
                         g.resources if g.not_resource else (),
                     )

@@ -54,22 +54,25 @@ def write_json(
     def write(text: str) -> None:
         stream.write(escape_hidden(text))
 
+    def layout(text: str) -> None:  # rolewatch's own separators: nothing to escape
+        stream.write(text)
+
     write("{\n")
     write(f'  "schema": {_ELEMENT.encode(REPORT_SCHEMA)},\n')
     write(f'  "generated_at": {_ELEMENT.encode(format_timestamp(generated_at))},\n')
     write(f'  "sources": {_ELEMENT.encode([str(source) for source in sources])},\n')
     write('  "findings": ')
-    _write_list(write, (finding.to_dict() for finding in worst_first(result.findings)))
+    _write_list(write, layout, (finding.to_dict() for finding in worst_first(result.findings)))
     write(',\n  "errors": ')
-    _write_list(write, (error.to_dict() for error in result.errors))
+    _write_list(write, layout, (error.to_dict() for error in result.errors))
     summary = json.dumps(build_summary(result), indent=2, ensure_ascii=False).replace("\n", "\n  ")
     write(f',\n  "summary": {summary}\n}}\n')
 
 
-def _write_list(write: Any, elements: Iterable[dict[str, Any]]) -> None:
+def _write_list(write: Any, layout: Any, elements: Iterable[dict[str, Any]]) -> None:
     first = True
     for element in elements:
-        write("[\n    " if first else ",\n    ")
+        layout("[\n    " if first else ",\n    ")
         write(_ELEMENT.encode(element))
         first = False
-    write("[]" if first else "\n  ]")
+    layout("[]" if first else "\n  ]")
