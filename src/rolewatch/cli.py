@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from rolewatch.model import AuditResult, RoleSnapshot, Severity
+from rolewatch.model import AuditResult, RoleSnapshot, Severity, SourceLocation
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 FORMATS = ("text", "json", "markdown", "sarif", "ocsf")
@@ -105,6 +105,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
 def _check(args: argparse.Namespace, out: TextIO) -> int:
     from rolewatch.audit import at_or_above, audit_roles
     from rolewatch.baseline import BaselineError, load_baseline
+    from rolewatch.iac import IacInputError, iac_kind, read_iac
     from rolewatch.inventory.authz_file import NotAnAccountFile, read_account_json
     from rolewatch.report import write_report
 
@@ -119,21 +120,30 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     file_errors = []
     notes: list[str] = []
     whole_accounts = True  # every file is an authorization-details file: no role of the account is missing
+    locations: dict[str, SourceLocation] = {}  # where templates and plans write each role, for SARIF
     for name in args.files:
-        value = _read_json(name)
-        try:
-            account = read_account_json(value, name)
-        except NotAnAccountFile as exc:
-            raise InputError(f"{name}: {exc}") from None
+        kind = iac_kind(name)  # a YAML template by its extension, never parsed as JSON
+        value = None if kind else _read_json(name)
+        if kind := kind or iac_kind(name, value):
+            try:
+                account = read_iac(name, kind)
+            except IacInputError as exc:
+                raise InputError(f"{name}: {exc}") from None
+            locations.update(account.locations)
+        else:
+            try:
+                account = read_account_json(value, name)
+            except NotAnAccountFile as exc:
+                raise InputError(f"{name}: {exc}") from None
         roles.extend(account.roles)
-        whole_accounts = whole_accounts and account.kind != "policy"
+        whole_accounts = whole_accounts and account.kind == "authorization-details"
         file_errors.extend(account.errors)
         notes.extend(f"{name}: {n}" for n in account.notes)
         del value, account  # the parsed file is not needed once its roles are read (~50 MB at 5,000 roles)
 
     result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC), complete=whole_accounts)
     result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
-    write_report(result, args.format, out, sources=list(args.files), color=args.color)
+    write_report(result, args.format, out, sources=list(args.files), color=args.color, locations=locations)
     if not out.isatty():
         out.flush()
     if result.errors:

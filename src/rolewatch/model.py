@@ -210,6 +210,16 @@ class RoleSnapshot:
 
 
 @dataclass(frozen=True)
+class SourceLocation:
+    """Where a role is written in infrastructure as code: the file (as the user named it), the template's
+    logical id or the Terraform address, and the 1-based line, so SARIF viewers can annotate it."""
+
+    path: str
+    name: str
+    line: int = 1
+
+
+@dataclass(frozen=True)
 class AuditResult:
     """What one audit produced: findings, input errors, and counts for the summary."""
 

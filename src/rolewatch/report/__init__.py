@@ -7,11 +7,11 @@ thousands of findings is never held whole). The CLI and the Lambda handlers call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TextIO
 
-from rolewatch.model import AuditResult
+from rolewatch.model import AuditResult, SourceLocation
 from rolewatch.report.document import REPORT_SCHEMA, build_report
 from rolewatch.report.render_json import render_json, write_json
 from rolewatch.report.render_ocsf import render_ocsf
@@ -28,13 +28,15 @@ def render(
     sources: Sequence[str] = (),
     color: bool = False,
     generated_at: datetime | None = None,
+    locations: Mapping[str, SourceLocation] | None = None,
 ) -> str:
-    """The report in `fmt` (json, text, markdown, sarif or ocsf). `color` only affects text."""
+    """The report in `fmt` (json, text, markdown, sarif or ocsf). `color` only affects text; `locations` (where
+    a template or plan writes each role) gives SARIF results their file, line and logical id."""
     renderers: dict[str, Callable[[], str]] = {
         "json": lambda: render_json(result, sources=sources, generated_at=generated_at),
         "text": lambda: render_text(result, sources=sources, color=color),
         "markdown": lambda: render_markdown(result, sources=sources, generated_at=generated_at),
-        "sarif": lambda: render_sarif(result, sources=sources),
+        "sarif": lambda: render_sarif(result, sources=sources, locations=locations),
         "ocsf": lambda: render_ocsf(result, generated_at=generated_at),
     }
     if fmt not in renderers:
@@ -50,12 +52,13 @@ def write_report(
     sources: Sequence[str] = (),
     color: bool = False,
     generated_at: datetime | None = None,
+    locations: Mapping[str, SourceLocation] | None = None,
 ) -> None:
     """Write the report in `fmt` to a text stream: the same text `render` returns."""
     if fmt == "json":
         write_json(result, stream, sources=sources, generated_at=generated_at)
     else:
-        stream.write(render(result, fmt, sources=sources, color=color, generated_at=generated_at))
+        stream.write(render(result, fmt, sources=sources, color=color, generated_at=generated_at, locations=locations))
 
 
 __all__ = ["FORMATS", "REPORT_SCHEMA", "build_report", "render", "write_report"]

@@ -1,8 +1,11 @@
 """SARIF 2.1.0 renderer, for GitHub code scanning and other SARIF viewers.
 
 One run; the tool's rules come from the rule catalogue, so a viewer shows each rule's rationale and
-remediation. A finding's role is its logical location; when the audit read exactly one file, that
-file is the physical location too (rolewatch does not track lines, so the region is the file's start).
+remediation. A finding's role is its logical location. Where the role was read from infrastructure as
+code, `locations` says where it is written: the template or plan is the physical location, the region
+its line, and the logical id or Terraform address the logical location, so GitHub code scanning
+annotates that line of the pull request. Otherwise, when the audit read exactly one file, that file is
+the physical location (an account file has no line per role, so the region is the file's start).
 Suppressed findings are kept, marked with an external suppression, as SARIF intends.
 """
 
@@ -15,7 +18,7 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
-from rolewatch.model import AuditError, AuditResult, Finding, Severity
+from rolewatch.model import AuditError, AuditResult, Finding, Severity, SourceLocation
 from rolewatch.rule_metadata import RuleMeta, rule_catalogue
 from rolewatch.untrusted import escape_hidden
 
@@ -43,21 +46,25 @@ SARIF_LEVEL: dict[Severity, str] = {
 }
 
 
-def render_sarif(result: AuditResult, *, sources: Sequence[str] = ()) -> str:
+def render_sarif(
+    result: AuditResult, *, sources: Sequence[str] = (), locations: Mapping[str, SourceLocation] | None = None
+) -> str:
     # Hidden characters (lone surrogates, C1 controls, bidi overrides) as \\u escapes: the same JSON value.
-    text = json.dumps(build_sarif(result, sources=sources), indent=2, ensure_ascii=False)
+    text = json.dumps(build_sarif(result, sources=sources, locations=locations), indent=2, ensure_ascii=False)
     return escape_hidden(text) + "\n"
 
 
-def build_sarif(result: AuditResult, *, sources: Sequence[str] = ()) -> dict[str, Any]:
+def build_sarif(
+    result: AuditResult, *, sources: Sequence[str] = (), locations: Mapping[str, SourceLocation] | None = None
+) -> dict[str, Any]:
     rules = _rule_descriptors(rule_catalogue(), result.findings)
     rule_index = {descriptor["id"]: index for index, descriptor in enumerate(rules)}
     # Which file a role came from is only certain when there was one file.
     source_uri = artifact_uri(sources[0]) if len(sources) == 1 else None
     run: dict[str, Any] = {
         "tool": {"driver": {"name": TOOL_NAME, "version": _tool_version(), "rules": rules}},
-        "results": [_result(finding, rule_index, source_uri) for finding in result.findings],
-        "invocations": [_invocation(result.errors)],
+        "results": [_result(finding, rule_index, source_uri, locations or {}) for finding in result.findings],
+        "invocations": [_invocation(result.errors, locations or {})],
         "properties": {"rolesAudited": result.roles_audited, "rolesSkipped": dict(result.roles_skipped)},
     }
     if sources:
@@ -122,9 +129,14 @@ def _descriptor_from_meta(meta: RuleMeta) -> dict[str, Any]:
     return descriptor
 
 
-def _result(finding: Finding, rule_index: Mapping[str, int], source_uri: str | None) -> dict[str, Any]:
-    location: dict[str, Any] = {"logicalLocations": [_logical_location(finding.resource)]}
-    if source_uri is not None:
+def _result(
+    finding: Finding, rule_index: Mapping[str, int], source_uri: str | None, locations: Mapping[str, SourceLocation]
+) -> dict[str, Any]:
+    written = locations.get(finding.resource)
+    location: dict[str, Any] = {"logicalLocations": [_logical_location(finding.resource, written)]}
+    if written is not None:
+        location["physicalLocation"] = _physical_location(written)
+    elif source_uri is not None:
         location["physicalLocation"] = {"artifactLocation": {"uri": source_uri}, "region": {"startLine": 1}}
     result: dict[str, Any] = {
         "ruleId": finding.rule,
@@ -147,24 +159,34 @@ def _result(finding: Finding, rule_index: Mapping[str, int], source_uri: str | N
     return result
 
 
-def _logical_location(resource: str) -> dict[str, str]:
+def _logical_location(resource: str, written: SourceLocation | None = None) -> dict[str, str]:
+    if written is not None and written.name:  # the logical id or Terraform address the author wrote
+        return {"name": written.name, "fullyQualifiedName": resource, "kind": "resource"}
     name = resource.rsplit("/", 1)[-1] if "/" in resource else resource
     return {"name": name, "fullyQualifiedName": resource, "kind": "resource"}
 
 
-def _invocation(errors: Sequence[AuditError]) -> dict[str, Any]:
+def _physical_location(written: SourceLocation) -> dict[str, Any]:
+    return {"artifactLocation": {"uri": artifact_uri(written.path)}, "region": {"startLine": max(written.line, 1)}}
+
+
+def _invocation(errors: Sequence[AuditError], locations: Mapping[str, SourceLocation]) -> dict[str, Any]:
     """Input errors are tool notifications: the run still finished, but it did not read everything."""
     return {
         "executionSuccessful": not errors,
-        "toolExecutionNotifications": [_notification(error) for error in errors],
+        "toolExecutionNotifications": [_notification(error, locations) for error in errors],
     }
 
 
-def _notification(error: AuditError) -> dict[str, Any]:
+def _notification(error: AuditError, locations: Mapping[str, SourceLocation]) -> dict[str, Any]:
     notification: dict[str, Any] = {
         "level": "error",
         "message": {"text": f"{error.location}: {error.message}" if error.location else error.message},
     }
+    written = locations.get(error.resource)
     if error.resource:
-        notification["locations"] = [{"logicalLocations": [_logical_location(error.resource)]}]
+        location: dict[str, Any] = {"logicalLocations": [_logical_location(error.resource, written)]}
+        if written is not None:
+            location["physicalLocation"] = _physical_location(written)
+        notification["locations"] = [location]
     return notification
