@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml templates/forwarder.yaml
 
-.PHONY: demo test lint template permissions unit pytest-all bench catalogue clean
+.PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ bench: $(STAMP)
 
 catalogue: $(STAMP)
 	$(PY) scripts/build_action_catalogue.py
+
+# The dated AWS managed-policy snapshot `rolewatch check` audits templates with (reads ../shared/data).
+managed-policies: $(STAMP)
+	$(PY) scripts/build_managed_policy_snapshot.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache out

@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser(
         "check",
-        help="audit roles offline from `aws iam get-account-authorization-details` JSON or a policy document",
+        help="audit roles offline: account JSON, a policy document, a CloudFormation/SAM template or a Terraform plan",
         description="Audit roles offline. FILE is the JSON printed by `aws iam get-account-authorization-details` "
-        "(documents as objects or URL-encoded strings) or a single policy document. Use - for standard input.",
+        "(documents as objects or URL-encoded strings), a single policy document, a CloudFormation or SAM template "
+        "(YAML or JSON), or a Terraform plan (`terraform show -json`). Use - for standard input (JSON).",
     )
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--baseline", metavar="FILE", help="baseline YAML (default: the shipped default baseline)")

@@ -3,8 +3,9 @@
 cfn-lint's decoder reads the short-form tags (!Ref, !Sub, !GetAtt, ...) into their long form
 ({"Ref": ...}); `Resolver` then replaces them with plausible values: parameters take their defaults
 (or given overrides), pseudo parameters a fixed account and us-east-1, and a reference to a resource
-the physical id or ARN CloudFormation would give it. Good enough to audit the roles the template
-defines with rolewatch itself; not a CloudFormation emulator.
+the physical id or ARN CloudFormation would give it. Good enough to check what the template grants and
+wires; not a CloudFormation emulator (the self-audit reads the roles with rolewatch.iac, as
+`rolewatch check template.yaml` does).
 
 Which AWS actions the code needs comes from its `requires(...)` declarations (rolewatch.aws_permissions),
 read by scripts/permissions.py in a fresh interpreter after importing every module.
@@ -25,8 +26,6 @@ from types import ModuleType
 from typing import Any
 
 from cfnlint.decode import decode
-
-from rolewatch.model import AttachedPolicy, RoleSnapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -186,39 +185,6 @@ class Resolver:
 
 def resources_of_type(template: Mapping[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == rtype}
-
-
-def role_snapshots(template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> list[RoleSnapshot]:
-    """Every AWS::IAM::Role of the template as the RoleSnapshot IAM would return once deployed."""
-    resolver = Resolver(template, parameters)
-    snapshots = []
-    for logical, resource in resources_of_type(template, "AWS::IAM::Role").items():
-        if "Condition" in resource and not resolver.condition(resource["Condition"]):
-            continue
-        props = resolver.value(resource.get("Properties", {}))
-        name = props.get("RoleName") or f"{STACK}-{logical}"
-        arn = f"arn:aws:iam::{ACCOUNT}:role{props.get('Path', '/')}{name}"
-        snapshots.append(
-            RoleSnapshot(
-                arn=arn,
-                name=name,
-                path=props.get("Path", "/"),
-                trust_policy=props["AssumeRolePolicyDocument"],
-                inline_policies=tuple(
-                    AttachedPolicy(
-                        name=p["PolicyName"], document=p["PolicyDocument"], location=f"{logical}.{p['PolicyName']}"
-                    )
-                    for p in props.get("Policies", [])
-                ),
-                managed_policies=tuple(
-                    AttachedPolicy(name=a.rsplit("/", 1)[-1], document=None, arn=a)
-                    for a in props.get("ManagedPolicyArns", [])
-                ),
-                max_session_duration=int(props.get("MaxSessionDuration", 3600)),
-                tags=tuple((t["Key"], t["Value"]) for t in props.get("Tags", [])),
-            )
-        )
-    return snapshots
 
 
 def role_statements(

@@ -1,17 +1,33 @@
-"""rolewatch audits its own roles: every AWS::IAM::Role in template.yaml (and templates/forwarder.yaml),
-resolved into the RoleSnapshot IAM would return once deployed, audited with the shipped baseline."""
+"""rolewatch audits its own roles: template.yaml (and templates/forwarder.yaml) read by `rolewatch check`'s
+own infrastructure-as-code path (rolewatch.iac: SAM transform, intrinsics, managed policies), audited with
+the shipped baseline."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
 import pytest
-from cfn_template import ACCOUNT, FORWARDER, TEMPLATE, load, mutated, role_snapshots
+from cfn_template import ACCOUNT, FORWARDER, TEMPLATE, load, mutated
 from helpers import NOW
 
 from rolewatch.audit import at_or_above, audit_roles
-from rolewatch.model import Finding, Severity
+from rolewatch.iac import read_iac
+from rolewatch.model import Finding, RoleSnapshot, Severity
 
 # Parameters without a usable default get the value a deployment would pass.
 DEPLOY_PARAMETERS = {"TargetEventBusArn": f"arn:aws:events:us-east-1:{ACCOUNT}:event-bus/default"}
+
+
+def role_snapshots(template: Mapping | Path, parameters: Mapping[str, str] | None = None) -> list[RoleSnapshot]:
+    """The roles as `rolewatch check` reads them from the template (a file, or a decoded and mutated copy)."""
+    if isinstance(template, Path):
+        read = read_iac(str(template), "cloudformation", parameters=parameters)
+    else:
+        read = read_iac("template.yaml", "cloudformation", text=json.dumps(template), parameters=parameters)
+    assert not read.errors, [e.to_dict() for e in read.errors]
+    return read.roles
 
 
 def _serious(findings: tuple[Finding, ...]) -> list[str]:
@@ -29,7 +45,7 @@ def test_own_roles_have_no_finding_at_medium_or_above(path, access_analyzer):
     template = load(path)
     declared = template.get("Parameters", {})
     parameters = {k: v for k, v in {**DEPLOY_PARAMETERS, "AccessAnalyzer": access_analyzer}.items() if k in declared}
-    roles = role_snapshots(template, parameters)
+    roles = role_snapshots(path, parameters)
     assert roles, f"{path.name} defines no AWS::IAM::Role"
     result = audit_roles(roles, now=NOW)
     assert not result.errors, [e.to_dict() for e in result.errors]
@@ -39,7 +55,7 @@ def test_own_roles_have_no_finding_at_medium_or_above(path, access_analyzer):
 
 def test_every_function_role_is_audited(template):
     names = {r.name for r in role_snapshots(template)}
-    assert {"rolewatch-EventAuditRole", "rolewatch-AccountAuditRole", "rolewatch-WeeklyAuditScheduleRole"} <= names
+    assert {"EventAuditRole", "AccountAuditRole", "WeeklyAuditScheduleRole"} <= names
 
 
 @pytest.mark.parametrize(
@@ -64,7 +80,7 @@ def test_a_widened_role_is_flagged(template, statement, expected_rules):
     """The self-audit can fail: the same path reports a mutated template's role."""
     roles = role_snapshots(mutated(template, "EventAuditRole", statement))
     serious = at_or_above(audit_roles(roles, now=NOW).findings, Severity.MEDIUM)
-    flagged = {f.rule for f in serious if f.resource.endswith(":role/rolewatch-EventAuditRole")}
+    flagged = {f.rule for f in serious if f.resource.endswith(":role/EventAuditRole")}
     assert expected_rules & flagged, f"expected one of {expected_rules}, got {sorted(flagged)}"
 
 

@@ -13,6 +13,7 @@ other role is still audited.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ def iac_kind(name: str, value: Any = None) -> str | None:
     return None
 
 
-def read_iac(name: str, kind: str, text: str | None = None) -> IacFile:
-    """Read one template or plan (`text`, or the file `name`); raises IacInputError for unusable input."""
+def read_iac(name: str, kind: str, text: str | None = None, parameters: Mapping[str, Any] | None = None) -> IacFile:
+    """Read one template or plan (`text`, or the file `name`); raises IacInputError for unusable input.
+    `parameters` overrides a template's parameter values (as a deployment would pass them)."""
     if text is None:
         text = _read_text(name)
     if kind == "terraform-plan":
@@ -48,7 +50,7 @@ def read_iac(name: str, kind: str, text: str | None = None) -> IacFile:
         return read_plan(text, name)
     from rolewatch.iac.cloudformation import read_template
 
-    return read_template(text, name)
+    return read_template(text, name, parameters)
 
 
 def _read_text(name: str) -> str:

@@ -15,7 +15,7 @@ reference to a missing name is an AuditError with the file and line, and the res
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,8 +47,9 @@ class _Role:
 
 
 class _Reader:
-    def __init__(self, source: str, decoded: dict[str, Any]) -> None:
+    def __init__(self, source: str, decoded: dict[str, Any], parameters: Mapping[str, Any]) -> None:
         self.source = source
+        self.parameters = parameters
         self.decoded = decoded  # with line marks, as written (before any transform)
         self.out = IacFile(kind="cloudformation")
         self.lines = _resource_lines(decoded)
@@ -73,7 +74,7 @@ class _Reader:
     # -- reading ---------------------------------------------------------------------------------------
     def read(self) -> IacFile:
         template = self.transformed(json.loads(json.dumps(self.decoded)))
-        resolver = Resolver(template)
+        resolver = Resolver(template, self.parameters)
         resources = {k: v for k, v in (template.get("Resources") or {}).items() if isinstance(v, dict)}
         roles = self.roles(resolver, resources)
         managed = self.managed_policies(resolver, resources, roles)
@@ -108,7 +109,7 @@ class _Reader:
         if SAM_TRANSFORM not in names:
             return template
         try:
-            return translate(template)
+            return translate(template, self.parameters)
         except SamError as exc:
             for message in exc.messages:
                 logical = _logical_in(message, template.get("Resources") or {})
@@ -318,7 +319,7 @@ class _Reader:
         return f"{self.source}#{logical}"
 
 
-def read_template(text: str, source: str) -> IacFile:
+def read_template(text: str, source: str, parameters: Mapping[str, Any] | None = None) -> IacFile:
     size = len(text.encode("utf-8"))
     if size > MAX_TEMPLATE_BYTES:
         raise IacInputError(
@@ -335,7 +336,7 @@ def read_template(text: str, source: str) -> IacFile:
         raise IacInputError(f"not a template: {where}{message}")
     if not isinstance(decoded, dict) or not isinstance(decoded.get("Resources"), dict):
         raise IacInputError("no Resources section: not a CloudFormation template")
-    return _Reader(source, decoded).read()
+    return _Reader(source, decoded, parameters or {}).read()
 
 
 def _resource_lines(decoded: dict[str, Any]) -> dict[str, int]:
