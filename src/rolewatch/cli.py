@@ -127,7 +127,7 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         value = None if kind else _read_json(name)
         if kind := kind or iac_kind(name, value):
             try:
-                account = read_iac(name, kind)
+                account = read_iac(name, kind, text=json.dumps(value) if name == "-" else None)  # stdin: read once
             except IacInputError as exc:
                 raise InputError(f"{name}: {exc}") from None
             locations.update(account.locations)

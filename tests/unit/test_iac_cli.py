@@ -188,3 +188,10 @@ def test_the_command_on_a_sam_template_prints_nothing_on_stderr():
     assert done.returncode == EXIT_OK
     assert done.stderr == ""
     assert json.loads(done.stdout)["summary"]["roles"] == 3
+
+
+def test_a_json_plan_on_standard_input_is_read_once(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PLAN.read_text()))
+    code, out, err = _run("check", "-", "--format", "json")
+    assert (code, err) == (EXIT_OK, "")
+    assert json.loads(out)["summary"]["roles"] == 2

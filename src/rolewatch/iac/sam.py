@@ -11,6 +11,7 @@ are rewritten to the S3 URIs `sam package` would give, which the translator insi
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,19 +37,18 @@ class _OfflineSession:
 
 def translate(template: dict[str, Any], parameters: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The CloudFormation template the SAM transform gives; raises SamError with the translator's reasons."""
-    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
     from samtranslator.model.exceptions import InvalidDocumentException, InvalidResourceException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
     managed = snapshot().name_to_arn()
-    # The translator's metrics go nowhere, and are published so that nothing warns about them at exit.
-    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    # The translator records metrics for a publisher that sends nothing, then warns at exit that they were
+    # never sent: that warning would be the only line on stderr, so its logger keeps to errors.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
     translator = Translator(
         managed_policy_map=None,
         sam_parser=Parser(),
         boto_session=_OfflineSession(),  # type: ignore[arg-type]
-        metrics=metrics,
     )
     values = {k: v for k, v in PSEUDO_PARAMETERS.items() if isinstance(v, str)} | dict(parameters or {})
     try:
@@ -57,8 +57,6 @@ def translate(template: dict[str, Any], parameters: Mapping[str, Any] | None = N
         raise SamError([str(cause.message) for cause in exc.causes] or [str(exc)]) from None
     except InvalidResourceException as exc:
         raise SamError([str(exc.message)]) from None
-    finally:
-        metrics.publish()
 
 
 # (resource type, property) whose local path `sam package` uploads and replaces by an S3 URI.
