@@ -174,9 +174,10 @@ def audit_child(endpoint: str) -> dict[str, Any]:
     """The audit process: rolewatch only, talking HTTP to the moto server as it would to AWS."""
     _fake_credentials()
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    from rolewatch.account_service import audit_account, render_account_audit
+    from rolewatch.account_service import audit_account
     from rolewatch.audit import audit_roles
     from rolewatch.baseline import load_baseline
+    from rolewatch.cli import render_account_audit
     from rolewatch.inventory.account_reader import read_account
     from rolewatch.inventory.clients import make_clients
 

@@ -21,37 +21,23 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
+from itertools import chain
 from typing import Any
 
+from rolewatch.analyzer.account_findings import read_account_analyzer_findings, summary_check
 from rolewatch.analyzer.check import AccessAnalyzerCheck
-from rolewatch.analyzer.translate import (
-    EXTERNAL_ACCESS_RULE,
-    UNUSED_PERMISSION_RULE,
-    UNUSED_ROLE_RULE,
-    make_finding,
-    skipped_finding,
-)
-from rolewatch.audit import LiveCheck, audit_roles, run_live_checks
-from rolewatch.baseline import Baseline, Profile, load_baseline
+from rolewatch.analyzer.translate import account_skipped_finding
+from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
+from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
-from rolewatch.inventory.account_reader import (
-    AccountInventory,
-    AccountReadError,
-    AnalyzerFinding,
-    AnalyzerFindings,
-    read_account,
-    read_account_analyzer_findings,
-)
-from rolewatch.inventory.clients import AwsClients, make_clients
-from rolewatch.model import AuditResult, Finding, LiveCheckResult, RoleSnapshot
-from rolewatch.remediation import update_trust_cli
-from rolewatch.report import build_report, render
-from rolewatch.report.document import build_summary, format_timestamp, worst_first
+from rolewatch.inventory.account_reader import AccountInventory, AccountReadError, read_account
+from rolewatch.inventory.clients import AwsClients
+from rolewatch.model import AuditResult, Finding
+from rolewatch.report import build_report
+from rolewatch.report.document import build_summary, format_timestamp
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.settings import Settings
-from rolewatch.shell import command
 from rolewatch.weekly.diff import WeekDiff, compare
 from rolewatch.weekly.store import (
     StoredReport,
@@ -76,7 +62,6 @@ __all__ = [
     "audit_account",
     "parse_account_event",
     "run_weekly_audit",
-    "write_account_report",
 ]
 
 
@@ -104,73 +89,6 @@ def parse_account_event(event: Any) -> str:
             return "schedule"
     shown = json.dumps(event, default=str)[:200] if event is not None else "nothing"
     raise AccountEventError(f'not an account-audit request (expected {{"mode": "account"}}): {shown}')
-
-
-# -- Access Analyzer findings read for the whole account --------------------------------------------
-
-
-def _analyzer_name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
-def _cmd(*parts: str) -> str:
-    return command(*parts)
-
-
-def analyzer_summary_finding(role: RoleSnapshot, profile: Profile, summary: AnalyzerFinding) -> Finding | None:
-    """A ListFindingsV2 summary as a rolewatch finding (rule ids and metadata of the analyzer package).
-
-    Summaries carry no details (principal, unused actions); the CLI commands fetch them and Access
-    Analyzer's recommendation. Evidence is the analyzer and finding id: stable while the finding is active.
-    """
-    rules = {
-        "ExternalAccess": EXTERNAL_ACCESS_RULE,
-        "UnusedIAMRole": UNUSED_ROLE_RULE,
-        "UnusedPermission": UNUSED_PERMISSION_RULE,
-    }
-    rule_id = rules.get(summary.finding_type)
-    if rule_id is None:
-        return None
-    where = f"Access Analyzer finding {summary.id} (analyzer {_analyzer_name(summary.analyzer_arn)})"
-    details = _cmd(
-        "aws", "accessanalyzer", "get-finding-v2", "--analyzer-arn", summary.analyzer_arn, "--id", summary.id
-    )
-    cli = [details]
-    if summary.finding_type == "ExternalAccess":
-        text = f"{where}: a principal outside the zone of trust can assume {role.name}."
-        cli.append(update_trust_cli(role))
-    elif summary.finding_type == "UnusedIAMRole":
-        text = f"{where}: {role.name} has not been used within the analyzer's tracking period."
-    else:
-        text = f"{where}: {role.name} holds permissions it has not used; the finding names them."
-        cli += [
-            _cmd(
-                "aws", "accessanalyzer", "generate-finding-recommendation",
-                "--analyzer-arn", summary.analyzer_arn, "--id", summary.id,
-            ),
-            _cmd(
-                "aws", "accessanalyzer", "get-finding-recommendation",
-                "--analyzer-arn", summary.analyzer_arn, "--id", summary.id,
-            ),
-        ]  # fmt: skip
-    return make_finding(
-        rule_id,
-        role,
-        profile,
-        text,
-        evidence=(f"analyzer={summary.analyzer_arn}", f"finding={summary.id}"),
-        cli=cli,
-    )
-
-
-def prefetched_analyzer_check(prefetched: AnalyzerFindings) -> LiveCheck:
-    """A live check that answers from the account-wide read instead of calling Access Analyzer per role."""
-
-    def account_analyzer_findings(snapshot: RoleSnapshot, profile: Profile) -> LiveCheckResult:
-        found = (analyzer_summary_finding(snapshot, profile, s) for s in prefetched.for_role(snapshot.arn))
-        return LiveCheckResult(findings=tuple(f for f in found if f is not None))
-
-    return account_analyzer_findings
 
 
 # -- the audit --------------------------------------------------------------------------------------
@@ -218,45 +136,6 @@ def _calls_since(clients: AwsClients, before: Counter[str]) -> tuple[dict[str, i
     return dict(by_service), ops
 
 
-def _with_live_checks(
-    result: AuditResult,
-    roles: Iterable[RoleSnapshot],
-    baseline: Baseline,
-    checks: Sequence[LiveCheck],
-    *,
-    account_id: str,
-    now: datetime,
-    skipped: Sequence[str] = (),
-) -> AuditResult:
-    """Every live check on every role; their `skipped` reasons become ONE account-level info finding."""
-    run = run_live_checks(roles, baseline, checks, now.date())
-    findings = list(result.findings) + run.findings
-    reasons = list(skipped) + [reason for role_reasons in run.skipped.values() for reason in role_reasons]
-    stand_in = RoleSnapshot(arn=f"arn:aws:iam::{account_id or '000000000000'}:root", name=f"account {account_id}")
-    summary = skipped_finding(stand_in, _merged_reasons(reasons))
-    if summary is not None:
-        findings.append(summary)
-    return replace(result, findings=tuple(worst_first(findings)), errors=result.errors + tuple(run.errors))
-
-
-def _merged_reasons(reasons: Iterable[str]) -> list[str]:
-    """Per-role reasons ("ValidatePolicy, CheckNoPublicAccess: <why>") merged per cause, in a stable order.
-
-    The account-level finding's evidence is these lines, so its fingerprint must not change from week to
-    week just because a new role skipped one more check for the same cause.
-    """
-    checks_by_cause: dict[str, set[str]] = {}
-    for reason in reasons:
-        checks, sep, cause = reason.partition(": ")
-        if not sep:
-            checks, cause = "", reason
-        checks_by_cause.setdefault(cause, set()).update(c for c in checks.split(", ") if c)
-    return [
-        f"{', '.join(sorted(checks))}: {cause}" if checks else cause
-        for cause, checks in sorted(checks_by_cause.items())
-    ]
-
-
 def audit_account(
     clients: AwsClients,
     baseline: Baseline | None = None,
@@ -284,10 +163,10 @@ def audit_account(
     analyzers: tuple[str, ...] = ()
     skipped: list[str] = []
     if access_analyzer:
-        prefetched = read_account_analyzer_findings(clients, inventory.account_id)
-        analyzers = tuple(prefetched.analyzers)
-        skipped = prefetched.skipped
-        checks.append(prefetched_analyzer_check(prefetched))
+        found = read_account_analyzer_findings(clients, inventory.account_id)
+        analyzers = tuple(found.analyzers)
+        skipped = found.skipped
+        checks.append(summary_check(found))
         # The policy checks (ValidatePolicy, custom checks) per role, cached per document hash; the
         # analyzers' findings come from the account-wide read above, not one ListFindingsV2 per role.
         checks.append(AccessAnalyzerCheck(clients, analyzer_findings=False))
@@ -301,9 +180,13 @@ def audit_account(
             errors=tuple(e for e in result.errors if e.resource in arns),
             roles_audited=sum(1 for r in selected if not (baseline.skip_service_linked and r.is_service_linked)),
         )
-    result = _with_live_checks(
-        result, selected, baseline, checks, account_id=inventory.account_id, now=now, skipped=skipped
-    )
+
+    def account_level(by_role: Mapping[str, Sequence[str]]) -> list[Finding]:
+        """Every check that did not run, on any role, as ONE account-level info finding."""
+        finding = account_skipped_finding(inventory.account_id, chain(skipped, *by_role.values()))
+        return [finding] if finding is not None else []
+
+    result = merge_live_checks(result, selected, baseline, checks, today=now.date(), skipped_findings=account_level)
     unread = [u.as_error(inventory.account_id) for u in inventory.unread]
     result = replace(
         result,
@@ -488,65 +371,3 @@ def run_weekly_audit(
         extra={"api_calls": _calls_since(clients, start)[0], "not_read": audit.not_read},
     )
     return WeeklyOutcome(audit=audit, diff=diff, summary=summary, stored=stored, delivered=delivered)
-
-
-# -- local reports (CLI, demo) ----------------------------------------------------------------------
-
-
-def render_account_audit(audit: AccountAudit, fmt: str) -> str:
-    """The audit in one of the CLI's formats: json (with api_calls), html, text, markdown, sarif."""
-    if fmt == "json":
-        return json.dumps(audit.report(), indent=2, ensure_ascii=False) + "\n"
-    if fmt == "html":
-        return render_html(
-            audit.result,
-            HtmlContext(
-                title="rolewatch account audit",
-                account_id=audit.account_id,
-                generated_at=audit.generated_at,
-                not_read=audit.not_read,
-                api_calls=audit.api_calls,
-            ),
-        )
-    return render(audit.result, fmt, sources=[f"{SOURCE}:{audit.account_id}"], generated_at=audit.generated_at)
-
-
-REPORT_FILE_NAMES = {
-    "json": "report.json",
-    "html": "report.html",
-    "text": "report.txt",
-    "markdown": "report.md",
-    "sarif": "report.sarif",
-    "ocsf": "report.ocsf.json",
-}
-
-
-def write_account_report(
-    out_dir: str | Path,
-    *,
-    clients: AwsClients | None = None,
-    baseline: Baseline | None = None,
-    role_names: Collection[str] = (),
-    formats: Sequence[str] = ("html", "json"),
-    access_analyzer: bool = True,
-) -> dict[str, Path]:
-    """Audit the account the clients point at (AWS_ENDPOINT_URL for the moto demo) and write the reports.
-
-    The demo's last step: `write_account_report("out")` writes out/report.html and out/report.json and
-    returns {format: path}.
-    """
-    if clients is None:
-        clients = make_clients()
-    audit = audit_account(clients, baseline, role_names=role_names, access_analyzer=access_analyzer)
-    return write_rendered(audit, out_dir, formats)
-
-
-def write_rendered(audit: AccountAudit, out_dir: str | Path, formats: Sequence[str]) -> dict[str, Path]:
-    directory = Path(out_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for fmt in dict.fromkeys(formats):
-        path = directory / REPORT_FILE_NAMES[fmt]
-        path.write_text(render_account_audit(audit, fmt), encoding="utf-8")
-        written[fmt] = path
-    return written

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Generic, TypeVar
 
 from rolewatch.baseline import Baseline, Profile, load_baseline
-from rolewatch.model import AuditError, AuditResult, Finding, LiveCheckResult, PolicyError, RoleSnapshot, Severity
+from rolewatch.model import (
+    AuditError,
+    AuditResult,
+    Finding,
+    LiveCheckResult,
+    PolicyError,
+    RoleSnapshot,
+    Severity,
+    worst_first,
+)
 from rolewatch.policy.conditions import PrincipalContext
 from rolewatch.policy.document import PolicyDocument, parse_policy
 from rolewatch.policy.globs import glob_match
@@ -403,6 +412,28 @@ def run_live_checks(
             if outcome.skipped:
                 run.skipped.setdefault(role.arn, []).extend(outcome.skipped)
     return run
+
+
+# How a service reports the checks that could not run: skipped reasons by role ARN -> findings.
+SkippedFindings = Callable[[Mapping[str, Sequence[str]]], Iterable[Finding]]
+
+
+def merge_live_checks(
+    result: AuditResult,
+    roles: Iterable[RoleSnapshot],
+    baseline: Baseline,
+    checks: Sequence[LiveCheck],
+    *,
+    today: date,
+    skipped_findings: SkippedFindings,
+) -> AuditResult:
+    """The engine's result with every live check's findings and errors added, worst first (the one merge of
+    the event and the account path). The skipped reasons become findings as the caller says: the event path
+    one per role, the account path one for the whole account."""
+    roles = list(roles)
+    run = run_live_checks(roles, baseline, checks, today)
+    findings = [*result.findings, *run.findings, *skipped_findings(run.skipped)]
+    return replace(result, findings=tuple(worst_first(findings)), errors=result.errors + tuple(run.errors))
 
 
 def at_or_above(findings: Iterable[Finding], severity: Severity) -> list[Finding]:

@@ -17,17 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rolewatch.model import AuditResult, RoleSnapshot, Severity, SourceLocation
 
+if TYPE_CHECKING:
+    from rolewatch.account_service import AccountAudit
+
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 FORMATS = ("text", "json", "markdown", "sarif", "ocsf")
-AUDIT_FORMATS = (*FORMATS, "html")
 FAIL_ON_HELP = f"exit 1 when a finding at or above this severity exists ({', '.join(s.value for s in Severity)})"
 
 
@@ -35,9 +38,23 @@ class InputError(Exception):
     """Input the command cannot use at all; the message is the one line the user sees."""
 
 
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: how it adds its arguments, and what runs it (exit status)."""
+
+    add_parser: Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
+    run: Callable[[argparse.Namespace, TextIO], int]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rolewatch", description="Audit AWS IAM roles against least privilege.")
     sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS.values():
+        command.add_parser(sub)
+    return parser
+
+
+def _add_check_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check",
         help="audit roles offline: account JSON, a policy document, a CloudFormation/SAM template or a Terraform plan",
@@ -55,11 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=FAIL_ON_HELP,
     )
     check.add_argument("--color", action="store_true", help="colour the text report")
-    _add_audit_parser(sub)
-    return parser
+    return check
 
 
-def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
+def _add_audit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     audit = sub.add_parser(
         "audit",
         help="audit the live account: every role, or the named ones",
@@ -70,7 +86,7 @@ def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
     audit.add_argument(
         "--role", dest="roles", action="extend", nargs="+", default=[], metavar="NAME", help="audit only these roles"
     )
-    audit.add_argument("--format", choices=AUDIT_FORMATS, default="text", help="output format (default: text)")
+    audit.add_argument("--format", choices=tuple(ACCOUNT_FORMATS), default="text", help="output format (default: text)")
     audit.add_argument(
         "--out", metavar="DIR", help="write report.<format> and report.json to DIR instead of printing the report"
     )
@@ -83,6 +99,7 @@ def _add_audit_parser(sub: argparse._SubParsersAction) -> None:
     )
     audit.add_argument("--region", help="home region for EC2 and Access Analyzer (default: configured, else us-east-1)")
     audit.add_argument("--no-access-analyzer", action="store_true", help="do not read Access Analyzer findings")
+    return audit
 
 
 def _severity(text: str) -> Severity:
@@ -97,7 +114,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     err = stderr or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        return _check(args, out) if args.command == "check" else _audit(args, out)
+        return COMMANDS[args.command].run(args, out)
     except InputError as exc:
         print(f"rolewatch: {exc}", file=err)
         return EXIT_BAD_INPUT
@@ -174,13 +191,7 @@ def _read_json(name: str) -> object:
 def _audit(args: argparse.Namespace, out: TextIO) -> int:
     import boto3
 
-    from rolewatch.account_service import (
-        AccountReadError,
-        UnknownRolesError,
-        audit_account,
-        render_account_audit,
-        write_rendered,
-    )
+    from rolewatch.account_service import AccountReadError, UnknownRolesError, audit_account
     from rolewatch.audit import at_or_above
     from rolewatch.baseline import BaselineError, load_baseline
     from rolewatch.inventory.clients import make_clients
@@ -198,7 +209,7 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
     except (AccountReadError, UnknownRolesError) as exc:
         raise InputError(str(exc)) from None
     if args.out:
-        written = write_rendered(audit, args.out, [args.format, "json"])
+        written = write_account_reports(audit, args.out, [args.format, "json"])
         summary = audit.report()["summary"]
         out.write(
             f"rolewatch: account {audit.account_id}: {summary['roles']} roles audited, {summary['findings']} open "
@@ -212,3 +223,74 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
     if args.fail_on is not None and at_or_above(audit.result.findings, args.fail_on):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+# -- the account audit's reports: one entry per format --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountFormat:
+    """A format of `rolewatch audit`: the file `--out` writes, and the renderer."""
+
+    file_name: str
+    render: Callable[[AccountAudit], str]
+
+
+def _account_json(audit: AccountAudit) -> str:
+    """rolewatch.report/v1 with the account section and api_calls."""
+    return json.dumps(audit.report(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _account_html(audit: AccountAudit) -> str:
+    from rolewatch.report.render_html import HtmlContext, render_html
+
+    context = HtmlContext(
+        title="rolewatch account audit",
+        account_id=audit.account_id,
+        generated_at=audit.generated_at,
+        not_read=audit.not_read,
+        api_calls=audit.api_calls,
+    )
+    return render_html(audit.result, context)
+
+
+def _account_report(audit: AccountAudit, fmt: str) -> str:
+    """Any format of rolewatch.report.render, the account as its source."""
+    from rolewatch.account_service import SOURCE
+    from rolewatch.report import render
+
+    return render(audit.result, fmt, sources=[f"{SOURCE}:{audit.account_id}"], generated_at=audit.generated_at)
+
+
+ACCOUNT_FORMATS: dict[str, AccountFormat] = {
+    "text": AccountFormat("report.txt", partial(_account_report, fmt="text")),
+    "json": AccountFormat("report.json", _account_json),
+    "markdown": AccountFormat("report.md", partial(_account_report, fmt="markdown")),
+    "sarif": AccountFormat("report.sarif", partial(_account_report, fmt="sarif")),
+    "ocsf": AccountFormat("report.ocsf.json", partial(_account_report, fmt="ocsf")),
+    "html": AccountFormat("report.html", _account_html),
+}
+
+
+def render_account_audit(audit: AccountAudit, fmt: str) -> str:
+    """The account audit in one of `ACCOUNT_FORMATS` (the benchmark renders through this too)."""
+    return ACCOUNT_FORMATS[fmt].render(audit)
+
+
+def write_account_reports(audit: AccountAudit, out_dir: str | Path, formats: Sequence[str]) -> dict[str, Path]:
+    """Each format once, as its file in `out_dir` (created); returns {format: path}."""
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for fmt in dict.fromkeys(formats):
+        path = directory / ACCOUNT_FORMATS[fmt].file_name
+        path.write_text(render_account_audit(audit, fmt), encoding="utf-8")
+        written[fmt] = path
+    return written
+
+
+# Each subcommand once; a new subcommand is one entry here and its two functions above.
+COMMANDS: dict[str, Command] = {
+    "check": Command(_add_check_parser, _check),
+    "audit": Command(_add_audit_parser, _audit),
+}

@@ -35,18 +35,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from rolewatch.analyzer.translate import skipped_finding
-from rolewatch.audit import LiveCheck, audit_roles, related_role_arns, run_live_checks
+from rolewatch.analyzer.translate import role_skipped_findings
+from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.delivery import Delivered, publish
-from rolewatch.event.delta import (
-    PERMISSION_CALLS,
-    Before,
-    PermissionDelta,
-    before_instance_change,
-    before_role_change,
-    compute_delta,
-)
+from rolewatch.event.delta import PermissionDelta
+from rolewatch.event.delta_reader import DeltaReader
+from rolewatch.event.targets import TargetResolver, read_named_roles
 from rolewatch.event.triggers import (
     ACCESS_ANALYZER_SOURCE,
     DIRECT_INVOCATION,
@@ -55,26 +50,11 @@ from rolewatch.event.triggers import (
     TriggerResult,
     parse_event,
 )
-from rolewatch.inventory.change_history import association_profile, previous_default_version
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.inventory.iam_reader import (
-    DEFAULT_RETRY,
-    InstanceProfile,
-    RetryPolicy,
-    profiles_for_instances,
-    read_instance_profile,
-    read_managed_policy,
-    read_role,
-    roles_for_policy,
-)
-from rolewatch.model import (
-    AuditResult,
-    Finding,
-    RoleSnapshot,
-    Severity,
-)
+from rolewatch.inventory.iam_reader import DEFAULT_RETRY, RetryPolicy, read_role
+from rolewatch.model import AuditResult, RoleSnapshot, Severity
 from rolewatch.report import build_report
-from rolewatch.report.document import severity_counts, worst_first
+from rolewatch.report.document import severity_counts
 from rolewatch.report.event_context import actor_verified, claimed_grant_lines, event_header, event_record
 from rolewatch.report.notification import compose
 from rolewatch.settings import Settings
@@ -96,17 +76,6 @@ GRANTING_CALLS = frozenset({"CreateRole", "AttachRolePolicy", "PutRolePolicy", "
 VANISHED_GRANT_SEVERITY = Severity.MEDIUM
 # CloudFormation creating and deleting a role is a stack rollback (or create-then-delete): ordinary.
 CLOUDFORMATION = "cloudformation.amazonaws.com"
-# Calls that change which role an instance runs with: the delta is old role vs new role.
-INSTANCE_CALLS = frozenset(
-    {
-        "RunInstances",
-        "AssociateIamInstanceProfile",
-        "ReplaceIamInstanceProfileAssociation",
-        "DisassociateIamInstanceProfile",
-        "AddRoleToInstanceProfile",
-        "RemoveRoleFromInstanceProfile",
-    }
-)
 
 
 def idempotency_key(event: Any, request: AuditRequest) -> str | None:
@@ -352,7 +321,7 @@ class EventAuditService:
     # -- audit -------------------------------------------------------------------------------------
 
     def audit(self, request: AuditRequest) -> EventAudit:
-        targets = _Resolver(self.clients).resolve(request)
+        targets = TargetResolver(self.clients).resolve(request)
         snapshots: dict[str, RoleSnapshot] = {}
         deleted: list[str] = []
         for name in targets.roles:
@@ -371,7 +340,7 @@ class EventAuditService:
         context = read_named_roles(self.clients, snapshots.values(), now)
         result = audit_roles(snapshots.values(), self.baseline, now=now, context=context)
         result = self._with_live_checks(result, snapshots.values(), now)
-        reader = _DeltaReader(self.clients, request, snapshots, targets)
+        reader = DeltaReader(self.clients, request, snapshots, targets)
         deltas = reader.deltas()
         result = undo_first(
             result,
@@ -389,13 +358,15 @@ class EventAuditService:
         checks = tuple(self.live_checks() if callable(self.live_checks) else self.live_checks)
         if not checks:
             return result
-        run = run_live_checks(snapshots, self.baseline, checks, now.date())
-        findings = list(result.findings) + run.findings
-        for snapshot in snapshots:
-            reasons = run.skipped.get(snapshot.arn)
-            if reasons and (finding := _skipped_finding(snapshot, reasons)) is not None:
-                findings.append(finding)
-        return replace(result, findings=tuple(worst_first(findings)), errors=result.errors + tuple(run.errors))
+        roles = list(snapshots)
+        return merge_live_checks(
+            result,
+            roles,
+            self.baseline,
+            checks,
+            today=now.date(),
+            skipped_findings=lambda skipped: role_skipped_findings(roles, skipped),
+        )
 
     # -- delivery ----------------------------------------------------------------------------------
 
@@ -435,31 +406,6 @@ class EventAuditService:
         return delivered
 
 
-MAX_NAMED_ROLES = 20  # roles read besides the targets, to judge what passing or assuming them gives
-NAMED_ROLE_DEPTH = 2  # a named role's own named roles are read too, once
-
-
-def read_named_roles(clients: AwsClients, roles: Iterable[RoleSnapshot], now: datetime) -> list[RoleSnapshot]:
-    """The roles of the targets' account that their iam:PassRole / sts:AssumeRole Resources name by
-    literal ARN, each read once (not the whole account: a wildcard Resource stays undecided and the
-    finding says so). Roles that cannot be read are left out; the finding then says they are unknown."""
-    known = {r.arn: r for r in roles}
-    accounts = {r.account_id for r in known.values()}
-    read: dict[str, RoleSnapshot | None] = {}
-    level = list(known.values())
-    for _ in range(NAMED_ROLE_DEPTH):
-        wanted = sorted(a for a in related_role_arns(level, now) if a not in known and a not in read)
-        wanted = [a for a in wanted if a.split(":")[4] in accounts][: MAX_NAMED_ROLES - len(read)]
-        level = []
-        for arn in wanted:
-            snapshot = read[arn] = read_role(clients, arn.rsplit("/", 1)[-1], include_instances=False)
-            if snapshot is not None and snapshot.arn == arn:
-                level.append(snapshot)
-        if not level:
-            break
-    return [r for r in read.values() if r is not None]
-
-
 def event_digest(event_id: str) -> str:
     """A short fixed-size name for an event id (for records and logs: the id itself is the caller's)."""
     return hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
@@ -467,188 +413,3 @@ def event_digest(event_id: str) -> str:
 
 def _safe_key(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:200]
-
-
-def _skipped_finding(snapshot: RoleSnapshot, reasons: list[str]) -> Finding | None:
-    """The one `info` finding naming the live checks that did not run, in the analyzer's wording."""
-    return skipped_finding(snapshot, reasons)
-
-
-# -- targets ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Targets:
-    roles: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    profiles: dict[str, InstanceProfile | None] = field(default_factory=dict)  # as named by the event
-    instance_profiles: dict[str, str | None] = field(default_factory=dict)  # instance id -> profile ARN now
-
-    def add(self, *names: str) -> None:
-        for name in names:
-            if name not in self.roles:
-                self.roles.append(name)
-
-    def role_of_profile(self, name_or_arn: str) -> str | None:
-        profile = self.profiles.get(name_or_arn)
-        return profile.role_names[0] if profile and profile.role_names else None
-
-
-class _Resolver:
-    """Event targets -> the role names to audit (policies, profiles and instances lead to their roles)."""
-
-    def __init__(self, clients: AwsClients) -> None:
-        self.clients = clients
-        self._profiles: dict[str, InstanceProfile | None] = {}
-
-    def profile(self, name_or_arn: str) -> InstanceProfile | None:
-        key = name_or_arn.rsplit("/", 1)[-1]
-        if key not in self._profiles:
-            self._profiles[key] = read_instance_profile(self.clients, name_or_arn)
-        return self._profiles[key]
-
-    def resolve(self, request: AuditRequest) -> _Targets:
-        out = _Targets()
-        out.add(*request.role_names)
-        for arn in request.policy_arns:
-            users = roles_for_policy(self.clients, arn)
-            if not users:
-                out.notes.append(f"policy {arn} is attached to no role and is no role's boundary: nothing to audit")
-            out.add(*users)
-        for name in request.instance_profiles:
-            profile = self.profile(name)
-            out.profiles[name] = profile
-            if profile is None:
-                out.notes.append(f"instance profile {name} no longer exists")
-            elif not profile.role_names and name not in _removed_from(request):
-                out.notes.append(f"instance profile {profile.name} holds no role")
-            else:
-                out.add(*profile.role_names)
-        if request.instance_ids:
-            now = profiles_for_instances(self.clients, request.instance_ids)
-            for instance in request.instance_ids:
-                arn = now.get(instance)
-                out.instance_profiles[instance] = arn
-                if arn is None:
-                    if request.event_name != "DisassociateIamInstanceProfile":
-                        out.notes.append(f"instance {instance} runs without an instance profile (or does not exist)")
-                    continue
-                profile = self.profile(arn)
-                out.profiles.setdefault(arn, profile)
-                if profile is not None:
-                    out.add(*profile.role_names)
-        return out
-
-
-def _removed_from(request: AuditRequest) -> tuple[str, ...]:
-    return request.instance_profiles if request.event_name == "RemoveRoleFromInstanceProfile" else ()
-
-
-# -- what changed ----------------------------------------------------------------------------------
-
-
-class _DeltaReader:
-    """The permission delta of the call, reading from IAM/EC2 what the event alone does not say."""
-
-    def __init__(
-        self, clients: AwsClients, request: AuditRequest, snapshots: Mapping[str, RoleSnapshot], targets: _Targets
-    ) -> None:
-        self.clients = clients
-        self.request = request
-        self.params = request.request_parameters
-        self.snapshots = dict(snapshots)
-        self.targets = targets
-        self.befores: dict[str, Before] = {}  # role name -> its state before the call (undo.py re-audits it)
-
-    def deltas(self) -> list[PermissionDelta]:
-        name = self.request.event_name
-        if name in PERMISSION_CALLS:
-            return self._role_deltas()
-        if name in INSTANCE_CALLS:
-            return self._instance_deltas()
-        return []
-
-    def _role_deltas(self) -> list[PermissionDelta]:
-        name = self.request.event_name
-        policy_before = None
-        # Never a missing ARN sent to IAM as "" or "None": without one the delta says it cannot tell.
-        policy_arn = _given(self.params, "policyArn")
-        if name == "DetachRolePolicy" and policy_arn:
-            policy_before = read_managed_policy(self.clients, policy_arn)
-        elif name in ("CreatePolicyVersion", "SetDefaultPolicyVersion") and policy_arn:
-            policy_before = previous_default_version(self.clients, policy_arn)
-        change = _describe_call(name, self.params)
-        out = []
-        for role_name, snapshot in self.snapshots.items():
-            before = before_role_change(name, self.params, snapshot, policy_before=policy_before)
-            self.befores[role_name] = before
-            out.append(compute_delta(f"role {role_name}", change, before, snapshot))
-        return out
-
-    def _role(self, name: str | None) -> RoleSnapshot | None:
-        if name is None:
-            return None
-        if name not in self.snapshots:
-            snapshot = read_role(self.clients, name, include_instances=False)
-            if snapshot is not None:
-                self.snapshots[name] = snapshot
-        return self.snapshots.get(name)
-
-    def _instance_deltas(self) -> list[PermissionDelta]:
-        name = self.request.event_name
-        targets = self.targets
-        new_profile = self.request.instance_profiles[0] if self.request.instance_profiles else None
-        new_role_name = targets.role_of_profile(new_profile) if new_profile else None
-        if name in ("AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile"):
-            role_name = _given(self.params, "roleName")
-            profile = _given(self.params, "instanceProfileName")
-            if role_name is None:
-                return []  # the event names no role: nothing to compare
-            role = self._role(role_name)
-            subject = f"instance profile {profile}"
-            if name == "AddRoleToInstanceProfile":
-                before = before_instance_change(None, f"the profile held no role before {role_name} was added")
-                return [compute_delta(subject, f"role {role_name} added", before, role)]
-            before = before_instance_change(role, f"the profile held {role_name} before it was removed")
-            return [compute_delta(subject, f"role {role_name} removed", before, None)]
-        out = []
-        for instance in self.request.instance_ids:
-            if name == "DisassociateIamInstanceProfile":
-                old_role = self._role(new_profile and targets.role_of_profile(new_profile))
-                before = before_instance_change(old_role, f"the instance ran with profile {new_profile}")
-                out.append(compute_delta(f"instance {instance}", f"profile {new_profile} removed", before, None))
-                continue
-            new_role = self._role(new_role_name)
-            change = f"now runs with profile {new_profile} (role {new_role_name or 'none'})"
-            if name == "ReplaceIamInstanceProfileAssociation":
-                before = self._replaced(new_profile)
-            else:
-                basis = (
-                    "a new instance has no role before its launch"
-                    if name == "RunInstances"
-                    else "EC2 associates a profile only with an instance that has none, so it had no role before"
-                )
-                before = before_instance_change(None, basis)
-            out.append(compute_delta(f"instance {instance}", change, before, new_role))
-        return out
-
-    def _replaced(self, new_profile: str | None) -> Before:
-        association = self.request.association_ids[0] if self.request.association_ids else None
-        found = association_profile(self.clients, association) if association else None
-        if found is None or (new_profile and found[1].rsplit("/", 1)[-1] == new_profile.rsplit("/", 1)[-1]):
-            return Before(None, f"EC2 no longer shows the replaced association {association} and its profile", False)
-        old_profile = read_instance_profile(self.clients, found[1])
-        old_role = old_profile.role_names[0] if old_profile and old_profile.role_names else None
-        basis = f"the replaced association {association} had profile {found[1]} (role {old_role or 'none'})"
-        return before_instance_change(self._role(old_role), basis)
-
-
-def _given(params: Mapping[str, Any], key: str) -> str | None:
-    value = params.get(key)
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _describe_call(name: str, params: Mapping[str, Any]) -> str:
-    detail = params.get("policyArn") or params.get("policyName") or params.get("permissionsBoundary") or ""
-    version = params.get("versionId")
-    return " ".join(str(part) for part in (name, detail, version) if part)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,6 +125,15 @@ class Finding:
         if self.suppressed_by is not None:
             out["suppressed_by"] = self.suppressed_by
         return out
+
+
+def worst_first(findings: Iterable[Finding]) -> list[Finding]:
+    """Findings in severity order, worst first: the order of every report and every merged result.
+    sorted() is stable, so findings of one severity keep the engine's order (role, rule, actions)."""
+    return sorted(findings, key=lambda f: _NEGATIVE_RANK[f.severity])
+
+
+_NEGATIVE_RANK = {severity: -severity.rank for severity in Severity}
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,10 @@ from bs4 import BeautifulSoup
 from moto.iam.models import iam_backends
 
 from rolewatch import cli
-from rolewatch.account_service import (
-    AccountEventError,
-    analyzer_summary_finding,
-    audit_account,
-    parse_account_event,
-    run_weekly_audit,
-    write_account_report,
-)
+from rolewatch.account_service import AccountEventError, audit_account, parse_account_event, run_weekly_audit
+from rolewatch.analyzer.translate import AnalyzerFinding, summary_finding
 from rolewatch.baseline import Profile, load_baseline
-from rolewatch.inventory.account_reader import AccountReadError, AnalyzerFinding
+from rolewatch.inventory.account_reader import AccountReadError
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import RoleSnapshot, Severity
 from rolewatch.settings import Settings
@@ -290,13 +284,11 @@ def test_analyzer_summaries_become_findings_with_stable_evidence(finding_type: s
     role = RoleSnapshot(arn=f"arn:aws:iam::{ACCOUNT}:role/vendor", name="vendor", trust_policy=EC2_TRUST)
     arn = f"arn:aws:access-analyzer:us-east-1:{ACCOUNT}:analyzer/a"
     summary = AnalyzerFinding(arn, "ACCOUNT", "f-1", finding_type, role.arn, "ACTIVE")
-    finding = analyzer_summary_finding(role, Profile(name="p"), summary)
+    finding = summary_finding(role, Profile(name="p"), summary)
     assert finding is not None and (finding.rule, finding.category) == (rule, category)
     assert finding.evidence == (f"analyzer={arn}", "finding=f-1")
     assert any("get-finding-v2" in c for c in finding.remediation.cli)
-    assert (
-        analyzer_summary_finding(role, Profile(name="p"), AnalyzerFinding(arn, "X", "i", "Other", role.arn, "")) is None
-    )
+    assert summary_finding(role, Profile(name="p"), AnalyzerFinding(arn, "X", "i", "Other", role.arn, "")) is None
 
 
 def test_an_on_demand_audit_of_named_roles_keeps_cross_role_context(account: Account) -> None:
@@ -413,8 +405,8 @@ def test_rolewatch_check_still_works(tmp_path: Path) -> None:
     assert code == 1 and json.loads(out)["findings"]
 
 
-def test_the_demo_writes_the_html_report(account: Account, tmp_path: Path) -> None:
-    written = write_account_report(tmp_path / "out", clients=account.clients)
+def test_the_cli_writes_the_html_and_json_reports(account: Account, tmp_path: Path) -> None:
+    written = cli.write_account_reports(audit_account(account.clients), tmp_path / "out", ["html", "json"])
     assert set(written) == {"html", "json"}
     soup = BeautifulSoup(written["html"].read_text(), "html.parser")
     assert soup.select_one("#summary") is not None and "ops-admin" in soup.select_one("#roles").get_text()

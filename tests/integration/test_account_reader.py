@@ -15,13 +15,13 @@ import pytest
 from botocore.stub import Stubber
 from moto.iam.models import iam_backends
 
+from rolewatch.analyzer.account_findings import read_account_analyzer_findings
+from rolewatch.analyzer.calls import ROLE_ANALYZER_TYPES
 from rolewatch.aws_permissions import declared_in
 from rolewatch.inventory.account_reader import (
     AUTHZ_FILTER,
-    ROLE_ANALYZER_TYPES,
     AccountReadError,
     read_account,
-    read_account_analyzer_findings,
     read_authorization_details,
     read_instance_associations,
 )
@@ -391,7 +391,7 @@ def test_the_readers_declare_the_actions_they_call() -> None:
     assert declared["read_session_durations"] == {"iam:ListRoles"}
     assert declared["enabled_regions"] == {"ec2:DescribeRegions"}
     assert declared["read_region_associations"] == {"ec2:DescribeIamInstanceProfileAssociations"}
-    assert declared["read_account_analyzer_findings"] == {
+    assert declared_in("rolewatch.analyzer.account_findings")["read_account_analyzer_findings"] == {
         "access-analyzer:ListAnalyzers",
         "access-analyzer:ListFindings",
     }

@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pytest
 from botocore.stub import Stubber
 
+from rolewatch.analyzer.account_findings import read_account_analyzer_findings, summary_check
 from rolewatch.analyzer.calls import MAX_ACTIONS_PER_ACCESS_CHECK, REQUIRED_ACTIONS, iam_action
 from rolewatch.analyzer.check import OFF_REASON, AccessAnalyzerCheck, PolicyCheckCache, document_text
 from rolewatch.analyzer.translate import skipped_finding
@@ -680,6 +681,7 @@ def test_a_denied_recommendation_is_computed_locally_and_reported_as_skipped(aa)
 
 
 def test_a_whole_account_audit_lists_findings_once_per_analyzer(aa) -> None:
+    """The account path: one paginated ListFindingsV2 per analyzer, then every role answered from that read."""
     clients, stubber = aa
     first, second = role("orders-app", trust=VENDOR_TRUST), role("orders-worker")
     every_role = {"status": {"eq": ["ACTIVE"]}, "resourceType": {"eq": ["AWS::IAM::Role"]}}
@@ -687,36 +689,21 @@ def test_a_whole_account_audit_lists_findings_once_per_analyzer(aa) -> None:
     stubber.add_response(
         "list_findings_v2",
         {"findings": [summary("ext-1", "ExternalAccess", first.arn)], "nextToken": "p2"},
-        {"analyzerArn": EXTERNAL_ANALYZER, "filter": every_role},
+        {"analyzerArn": EXTERNAL_ANALYZER, "filter": every_role, "maxResults": 100},
     )
     stubber.add_response(
         "list_findings_v2",
         {"findings": [summary("ext-9", "ExternalAccess", f"arn:aws:iam::{ACCOUNT}:role/gone")]},
-        {"analyzerArn": EXTERNAL_ANALYZER, "filter": every_role, "nextToken": "p2"},
+        {"analyzerArn": EXTERNAL_ANALYZER, "filter": every_role, "nextToken": "p2", "maxResults": 100},
     )
-    stubber.add_response(
-        "get_finding_v2",
-        {
-            **summary("ext-1", "ExternalAccess", first.arn),
-            "findingDetails": [
-                {
-                    "externalAccessDetails": {
-                        "action": ["sts:AssumeRole"],
-                        "condition": {},
-                        "isPublic": False,
-                        "principal": {"AWS": "999988887777"},
-                    }
-                }
-            ],
-        },
-        {"analyzerArn": EXTERNAL_ANALYZER, "id": "ext-1"},
-    )
-    check = AccessAnalyzerCheck(clients)
-    assert check.prefetch_role_findings().skipped == ()
+    found = read_account_analyzer_findings(clients, ACCOUNT)
+    assert found.skipped == [] and found.analyzers == [EXTERNAL_ANALYZER]
+    check = summary_check(found)
     profile = only(findings=True)
     assert [f.rule for f in check(first, profile).findings] == ["access-analyzer-external-access"]
     assert check(second, profile).findings == ()
     assert clients.counter.calls["access-analyzer:ListFindingsV2"] == 2  # both pages, for both roles
+    stubber.assert_no_pending_responses()
 
 
 # -- failures: the audit completes, the reasons are in `skipped` ---------------------------------------

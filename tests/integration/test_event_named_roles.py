@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from helpers import NEUTRAL
 
 from rolewatch.audit import audit_roles
-from rolewatch.event_service import read_named_roles
+from rolewatch.event.targets import read_named_roles
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.inventory.iam_reader import read_role
 

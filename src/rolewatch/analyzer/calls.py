@@ -26,9 +26,11 @@ from botocore.exceptions import (
 )
 
 from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, EVERY_FUNCTION, WITH_ACCESS_ANALYZER, actions_of, requires
-from rolewatch.inventory.account_reader import ROLE_ANALYZER_TYPES
 from rolewatch.inventory.clients import AwsClients
 
+# Analyzer types whose findings are about IAM roles: external access (trust policies) and unused access.
+# Internal-access analyzers report on resources (buckets, tables), not on roles.
+ROLE_ANALYZER_TYPES = frozenset({"ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"})
 TRUST_POLICY_RESOURCE_TYPE = "AWS::IAM::AssumeRolePolicyDocument"
 # CheckAccessNotGranted accepts one access entry of at most 100 actions (service model: AccessActionsList).
 MAX_ACTIONS_PER_ACCESS_CHECK = 100
@@ -154,19 +156,15 @@ def list_role_analyzers(clients: AwsClients) -> list[Analyzer]:
     return guarded(clients, "ListAnalyzers", call)
 
 
-def role_findings_filter(role_arn: str | None) -> dict[str, Any]:
-    """ListFindingsV2 filter: ACTIVE findings on one role (filter key `resource`), or on every role."""
-    criteria: dict[str, Any] = {"status": {"eq": ["ACTIVE"]}}
-    if role_arn is None:
-        criteria["resourceType"] = {"eq": ["AWS::IAM::Role"]}
-    else:
-        criteria["resource"] = {"eq": [role_arn]}
-    return criteria
+def role_findings_filter(role_arn: str) -> dict[str, Any]:
+    """ListFindingsV2 filter: ACTIVE findings on one role (filter key `resource`)."""
+    return {"status": {"eq": ["ACTIVE"]}, "resource": {"eq": [role_arn]}}
 
 
 @access_analyzer_requires("access-analyzer:ListFindings", on=ACCOUNT_ANALYZERS)
-def list_active_role_findings(clients: AwsClients, analyzer_arn: str, role_arn: str | None) -> list[dict[str, Any]]:
-    """Finding summaries (FindingSummaryV2) of the analyzer for one role, or for every role when None."""
+def list_active_role_findings(clients: AwsClients, analyzer_arn: str, role_arn: str) -> list[dict[str, Any]]:
+    """Finding summaries (FindingSummaryV2) of the analyzer for one role (the whole account's are read
+    once by `account_findings.read_account_analyzer_findings`)."""
 
     def call() -> list[dict[str, Any]]:
         pages = clients.accessanalyzer.get_paginator("list_findings_v2").paginate(

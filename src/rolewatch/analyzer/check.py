@@ -7,9 +7,10 @@ Per role, as the profile's `access_analyzer` switches allow:
   CheckAccessNotGranted of each permission policy, AWS-managed included, with the profile's sensitive
   actions (batches of 100); CheckNoNewAccess of each permission policy against the profile's reference;
 - analyzer findings: the region's ACTIVE external-access and unused-access analyzers (ListAnalyzers, once
-  per check object), their ACTIVE findings on the role (ListFindingsV2, or the index `prefetch_role_findings`
-  built for a whole-account audit), each finding's details (GetFindingV2), and for unused permissions the
-  recommended policy (Get/GenerateFindingRecommendation), else one computed by the engine.
+  per check object), their ACTIVE findings on the role (ListFindingsV2), each finding's details
+  (GetFindingV2), and for unused permissions the recommended policy (Get/GenerateFindingRecommendation),
+  else one computed by the engine. A whole-account audit reads the findings once instead
+  (`account_findings`) and passes `analyzer_findings=False`.
 
 Costs: the custom policy checks are billed per call, so answers are cached per (check, document hash,
 input) in a `PolicyCheckCache` for the life of the check object: create one check per invocation (or
@@ -149,7 +150,6 @@ class AccessAnalyzerCheck:
         self.unavailable: str | None = None  # why Access Analyzer cannot be asked at all (this invocation)
         self._analyzers: list[Analyzer] | None = None
         self._analyzer_failure: CallFailure | None = None
-        self._prefetched: dict[str, dict[str, list[dict[str, Any]]]] | None = None  # analyzer -> role -> summaries
         self._recommendations: dict[tuple[str, str], calls.Recommendation | CallFailure] = {}
 
     # -- the live-check contract ---------------------------------------------------------------------
@@ -293,28 +293,7 @@ class AccessAnalyzerCheck:
                 raise
         return self._analyzers
 
-    def prefetch_role_findings(self) -> LiveCheckResult:
-        """For a whole-account audit: one paginated ListFindingsV2 per analyzer for every role's ACTIVE
-        findings, instead of one per role. Later calls of the check read this index. Returns what was
-        skipped (the per-role calls then report it too)."""
-        out = _Collector()
-        analyzers = self._ask(FINDINGS_CHECK, out, self.analyzers) or []
-        index: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for analyzer in analyzers:
-            summaries = self._ask(
-                FINDINGS_CHECK, out, lambda a=analyzer: calls.list_active_role_findings(self.clients, a.arn, None)
-            )
-            if summaries is None:
-                continue  # the per-role path asks this analyzer again
-            by_role = index.setdefault(analyzer.arn, {})
-            for summary in summaries:
-                by_role.setdefault(str(summary.get("resource", "")), []).append(summary)
-        self._prefetched = index
-        return out.result()
-
     def _role_summaries(self, analyzer: Analyzer, role_arn: str, out: _Collector) -> list[dict[str, Any]]:
-        if self._prefetched is not None and analyzer.arn in self._prefetched:
-            return self._prefetched[analyzer.arn].get(role_arn, [])
         return (
             self._ask(
                 FINDINGS_CHECK, out, lambda: calls.list_active_role_findings(self.clients, analyzer.arn, role_arn)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rolewatch.baseline import Profile
@@ -379,4 +380,93 @@ def skipped_finding(role: RoleSnapshot, reasons: Iterable[str]) -> Finding | Non
         f"{len(unique)} IAM Access Analyzer check(s) did not run for {role.name}; the rest of the audit is "
         "complete: " + "; ".join(unique),
         evidence=unique,
+    )
+
+
+def role_skipped_findings(roles: Iterable[RoleSnapshot], skipped: Mapping[str, Sequence[str]]) -> list[Finding]:
+    """The event path's way: one `skipped_finding` per role whose checks did not all run, in role order."""
+    found = (skipped_finding(role, skipped[role.arn]) for role in roles if skipped.get(role.arn))
+    return [f for f in found if f is not None]
+
+
+def account_skipped_finding(account_id: str, reasons: Iterable[str]) -> Finding | None:
+    """The account path's way: ONE `info` finding on the account for every check that did not run, its
+    reasons merged per cause (see `merged_reasons`), so a weekly report does not list it once per role."""
+    stand_in = RoleSnapshot(arn=f"arn:aws:iam::{account_id or '000000000000'}:root", name=f"account {account_id}")
+    return skipped_finding(stand_in, merged_reasons(reasons))
+
+
+def merged_reasons(reasons: Iterable[str]) -> list[str]:
+    """Per-role reasons ("ValidatePolicy, CheckNoPublicAccess: <why>") merged per cause, in a stable order.
+
+    The account-level finding's evidence is these lines, so its fingerprint must not change from week to
+    week just because a new role skipped one more check for the same cause.
+    """
+    checks_by_cause: dict[str, set[str]] = {}
+    for reason in reasons:
+        checks, sep, cause = reason.partition(": ")
+        if not sep:
+            checks, cause = "", reason
+        checks_by_cause.setdefault(cause, set()).update(c for c in checks.split(", ") if c)
+    return [
+        f"{', '.join(sorted(checks))}: {cause}" if checks else cause
+        for cause, checks in sorted(checks_by_cause.items())
+    ]
+
+
+# -- finding summaries of the account-wide read (analyzer/account_findings.py) ---------------------------
+
+
+@dataclass(frozen=True)
+class AnalyzerFinding:
+    """One ListFindingsV2 summary about a role, as Access Analyzer returned it (still raw)."""
+
+    analyzer_arn: str
+    analyzer_type: str
+    id: str
+    finding_type: str  # ExternalAccess, UnusedIAMRole, UnusedPermission, ...
+    resource: str  # the role ARN
+    status: str
+    created_at: str | None = None
+    updated_at: str | None = None
+    error: str | None = None
+
+
+SUMMARY_RULES = {
+    "ExternalAccess": EXTERNAL_ACCESS_RULE,
+    "UnusedIAMRole": UNUSED_ROLE_RULE,
+    "UnusedPermission": UNUSED_PERMISSION_RULE,
+}
+
+
+def summary_finding(role: RoleSnapshot, profile: Profile, summary: AnalyzerFinding) -> Finding | None:
+    """A ListFindingsV2 summary as a rolewatch finding; None for a finding type that is not about a role.
+
+    Summaries carry no details (principal, unused actions); the CLI commands fetch them and Access
+    Analyzer's recommendation. Evidence is the analyzer and finding id: stable while the finding is active.
+    """
+    rule_id = SUMMARY_RULES.get(summary.finding_type)
+    if rule_id is None:
+        return None
+    analyzer = summary.analyzer_arn
+    where = f"Access Analyzer finding {summary.id} (analyzer {analyzer.rsplit('/', 1)[-1]})"
+    cli = [command("aws", "accessanalyzer", "get-finding-v2", "--analyzer-arn", analyzer, "--id", summary.id)]
+    if summary.finding_type == "ExternalAccess":
+        text = f"{where}: a principal outside the zone of trust can assume {role.name}."
+        cli.append(update_trust_cli(role))
+    elif summary.finding_type == "UnusedIAMRole":
+        text = f"{where}: {role.name} has not been used within the analyzer's tracking period."
+    else:
+        text = f"{where}: {role.name} holds permissions it has not used; the finding names them."
+        cli += [
+            command("aws", "accessanalyzer", verb, "--analyzer-arn", analyzer, "--id", summary.id)
+            for verb in ("generate-finding-recommendation", "get-finding-recommendation")
+        ]
+    return make_finding(
+        rule_id,
+        role,
+        profile,
+        text,
+        evidence=(f"analyzer={analyzer}", f"finding={summary.id}"),
+        cli=cli,
     )

@@ -7,8 +7,7 @@
   same conversion as `rolewatch check` uses on a saved file.
 - EC2: DescribeRegions once, then DescribeIamInstanceProfileAssociations (state "associated", 1000 per
   page) in every enabled region, one call chain per region on a few threads.
-- Access Analyzer: ListAnalyzers, then one paginated ListFindingsV2 per active analyzer for every
-  active IAM-role finding of the account, instead of one call per role.
+(Access Analyzer's findings for the whole account are read by rolewatch.analyzer.account_findings.)
 
 Partial failure loses nothing: a region, a service or a late IAM page that fails is recorded as an
 `UnreadSource` (what, where, why) and the rest is kept. Only when IAM gives nothing at all does the
@@ -19,14 +18,14 @@ This module reads; it never judges.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, ACCOUNT_AUDIT, WITH_ACCESS_ANALYZER, requires
+from rolewatch.aws_permissions import ACCOUNT_AUDIT, requires
 from rolewatch.inventory.authz_file import read_account_json
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import AuditError, InstanceProfileRef, RoleSnapshot
@@ -36,10 +35,6 @@ EC2_PAGE_SIZE = 1000  # the API maximum for DescribeIamInstanceProfileAssociatio
 AUTHZ_FILTER = ("Role", "LocalManagedPolicy", "AWSManagedPolicy")
 AUTHZ_SOURCE = "iam:GetAccountAuthorizationDetails"
 REGION_THREADS = 4
-# Analyzer types whose findings are about IAM roles: external access (trust policies) and unused access.
-# Internal-access analyzers report on resources (buckets, tables), not on roles.
-ROLE_ANALYZER_TYPES = frozenset({"ACCOUNT", "ORGANIZATION", "ACCOUNT_UNUSED_ACCESS", "ORGANIZATION_UNUSED_ACCESS"})
-ANALYZER_PAGE_SIZE = 100
 
 
 class AccountReadError(RuntimeError):
@@ -83,7 +78,8 @@ class AccountInventory:
     iam_pages: int = 0
 
 
-def _reason(exc: Exception) -> str:
+def failure_reason(exc: Exception) -> str:
+    """One line for a failed AWS call: the error code and message (or the exception), for `UnreadSource`s."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         return f"{error.get('Code', 'Error')}: {error.get('Message', '') or exc}".rstrip(": ")
@@ -121,7 +117,7 @@ def read_authorization_details(clients: AwsClients, page_size: int = IAM_PAGE_SI
         try:
             page = clients.iam.get_account_authorization_details(**kwargs)
         except (ClientError, BotoCoreError) as exc:
-            out.failure = UnreadSource("iam", "global", "GetAccountAuthorizationDetails", _reason(exc))
+            out.failure = UnreadSource("iam", "global", "GetAccountAuthorizationDetails", failure_reason(exc))
             return out
         out.pages += 1
         for key, items in out.details.items():
@@ -200,7 +196,7 @@ def read_instance_associations(
         except (ClientError, BotoCoreError) as exc:
             home = clients.region or "us-east-1"
             out.unread.append(
-                UnreadSource("ec2", "all regions", "DescribeRegions", f"{_reason(exc)}; only {home} was read")
+                UnreadSource("ec2", "all regions", "DescribeRegions", f"{failure_reason(exc)}; only {home} was read")
             )
             regions = [home]
     wanted = list(regions)
@@ -217,7 +213,8 @@ def read_instance_associations(
         try:
             return region, read_region_associations(ec2_clients[region]), None
         except Exception as exc:  # any failure of one region is reported as such; the other regions are kept
-            return region, None, UnreadSource("ec2", region, "DescribeIamInstanceProfileAssociations", _reason(exc))
+            unread = UnreadSource("ec2", region, "DescribeIamInstanceProfileAssociations", failure_reason(exc))
+            return region, None, unread
 
     with ThreadPoolExecutor(max_workers=REGION_THREADS) as pool:
         results = list(pool.map(read, wanted))
@@ -236,114 +233,6 @@ def read_instance_associations(
 def _regional_clients(clients: AwsClients, region: str) -> AwsClients:
     # The same session (credentials, endpoint configuration), another region.
     return AwsClients(session=clients._session, region=region)
-
-
-# -- Access Analyzer -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AnalyzerFinding:
-    """One ListFindingsV2 summary about a role, as Access Analyzer returned it (still raw)."""
-
-    analyzer_arn: str
-    analyzer_type: str
-    id: str
-    finding_type: str  # ExternalAccess, UnusedIAMRole, UnusedPermission, ...
-    resource: str  # the role ARN
-    status: str
-    created_at: str | None = None
-    updated_at: str | None = None
-    error: str | None = None
-
-
-@dataclass
-class AnalyzerFindings:
-    """Active role findings of every analyzer, by role ARN, and why any part was not read."""
-
-    by_role: dict[str, list[AnalyzerFinding]] = field(default_factory=dict)
-    analyzers: list[str] = field(default_factory=list)  # ARNs read
-    skipped: list[str] = field(default_factory=list)  # human-readable reasons
-
-    def for_role(self, role_arn: str) -> list[AnalyzerFinding]:
-        return self.by_role.get(role_arn, [])
-
-
-def _timestamp(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _findings_filter(analyzer_type: str, account_id: str) -> dict[str, Any]:
-    criteria: dict[str, Any] = {"status": {"eq": ["ACTIVE"]}, "resourceType": {"eq": ["AWS::IAM::Role"]}}
-    if analyzer_type.startswith("ORGANIZATION") and account_id:
-        # An organization's analyzer reports every member account; keep this account's roles.
-        criteria["resourceOwnerAccount"] = {"eq": [account_id]}
-    return criteria
-
-
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
-    for page in client.get_paginator(operation).paginate(**kwargs):
-        yield from page.get(key, [])
-
-
-# ListFindingsV2 is authorised by access-analyzer:ListFindings (the V2 operation has no IAM action of its own).
-@requires("access-analyzer:ListAnalyzers", by=ACCOUNT_AUDIT, only_if=WITH_ACCESS_ANALYZER)
-@requires("access-analyzer:ListFindings", by=ACCOUNT_AUDIT, on=ACCOUNT_ANALYZERS, only_if=WITH_ACCESS_ANALYZER)
-def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> AnalyzerFindings:
-    """Every active IAM-role finding of every active analyzer in the clients' region.
-
-    IAM is global: one region's analyzers see every role, so reading the home region is enough (other
-    regions' external-access analyzers repeat the same role findings). Never raises for AWS errors: no
-    analyzer, access denied, throttling or an endpoint without Access Analyzer become `skipped` reasons.
-    """
-    out = AnalyzerFindings()
-    client = clients.accessanalyzer
-    try:
-        analyzers = [a for a in _pages(client, "list_analyzers", "analyzers") if a.get("type") in ROLE_ANALYZER_TYPES]
-    except (ClientError, BotoCoreError) as exc:
-        out.skipped.append(f"Access Analyzer findings not read: ListAnalyzers failed ({_reason(exc)})")
-        return out
-    active = [a for a in analyzers if a.get("status") == "ACTIVE"]
-    if not active:
-        region = clients.region or "this region"
-        out.skipped.append(
-            f"Access Analyzer findings not read: no active external-access or unused-access analyzer in {region}"
-        )
-        return out
-    for analyzer in active:
-        arn, kind = analyzer["arn"], analyzer["type"]
-        try:
-            summaries = list(
-                _pages(
-                    client,
-                    "list_findings_v2",
-                    "findings",
-                    analyzerArn=arn,
-                    filter=_findings_filter(kind, account_id),
-                    PaginationConfig={"PageSize": ANALYZER_PAGE_SIZE},
-                )
-            )
-        except (ClientError, BotoCoreError) as exc:
-            out.skipped.append(f"Access Analyzer findings of {analyzer.get('name', arn)} not read ({_reason(exc)})")
-            continue
-        out.analyzers.append(arn)
-        for s in summaries:
-            if s.get("resourceType", "AWS::IAM::Role") != "AWS::IAM::Role" or not s.get("resource"):
-                continue
-            finding = AnalyzerFinding(
-                analyzer_arn=arn,
-                analyzer_type=kind,
-                id=s["id"],
-                finding_type=s.get("findingType", ""),
-                resource=s["resource"],
-                status=s.get("status", ""),
-                created_at=_timestamp(s.get("createdAt")),
-                updated_at=_timestamp(s.get("updatedAt")),
-                error=s.get("error"),
-            )
-            out.by_role.setdefault(finding.resource, []).append(finding)
-    return out
 
 
 # -- the whole account ---------------------------------------------------------------------------
@@ -378,14 +267,14 @@ def read_account(
         try:
             account_id = caller_account(clients)
         except (ClientError, BotoCoreError) as exc:
-            unread.append(UnreadSource("sts", "global", "GetCallerIdentity", _reason(exc)))
+            unread.append(UnreadSource("sts", "global", "GetCallerIdentity", failure_reason(exc)))
 
     try:
         durations = read_session_durations(clients)
     except (ClientError, BotoCoreError) as exc:
         durations = {}
         unread.append(
-            UnreadSource("iam", "global", "ListRoles", f"{_reason(exc)}; session durations are taken as 3600 s")
+            UnreadSource("iam", "global", "ListRoles", f"{failure_reason(exc)}; session durations are taken as 3600 s")
         )
 
     associations = (

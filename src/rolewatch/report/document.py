@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from rolewatch.model import AuditResult, Finding, Severity
+from rolewatch.model import AuditResult, Finding, Severity, worst_first
 
 REPORT_SCHEMA = "rolewatch.report/v1"
 
@@ -45,14 +45,6 @@ class Suppression:
 
 def is_open(finding: Finding) -> bool:
     return finding.suppressed_by is None
-
-
-def worst_first(findings: Iterable[Finding]) -> list[Finding]:
-    # sorted() is stable, so findings of one severity keep the engine's order (role, rule, actions).
-    return sorted(findings, key=lambda f: _NEGATIVE_RANK[f.severity])
-
-
-_NEGATIVE_RANK = {severity: -severity.rank for severity in Severity}
 
 
 def group_by_role(findings: Iterable[Finding]) -> list[RoleSection]:
