@@ -282,7 +282,7 @@ def declared_actions(
 
 
 def module_file(dotted: str) -> Path | None:
-    """The source file a dotted module path resolves to under src/, or None if there is none (yet)."""
+    """The source file a dotted module path resolves to under src/, or None if there is none."""
     base = SRC.joinpath(*dotted.split("."))
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
         if candidate.is_file():
