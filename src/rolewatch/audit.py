@@ -32,8 +32,15 @@ from rolewatch.policy.globs import glob_match
 from rolewatch.policy.graph import PrincipalGraph, named_role_arns
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy, document_key
 from rolewatch.rule_metadata import catalogue_finding, rule_catalogue
-from rolewatch.rules.privilege_escalation import CROSS_ROLE_RULES, launchers, power_of
-from rolewatch.rules.registry import AccountView, RuleContext, RuleFunction, live_check_finding, registered_rules
+from rolewatch.rules.escalation.methods import launchers, power_of
+from rolewatch.rules.registry import (
+    AccountView,
+    RuleContext,
+    RuleFunction,
+    cross_role_rules,
+    live_check_finding,
+    registered_rules,
+)
 
 
 def trusted_services(trust: PolicyDocument | None) -> frozenset[str]:
@@ -251,6 +258,7 @@ def audit_roles(
         wanted = set(rules)
         selected = {k: v for k, v in selected.items() if k in wanted}
     rule_catalogue()  # validate the catalogue before any role is read
+    cross_role_ids = cross_role_rules()
 
     skipped: dict[str, int] = {}
     audited: list[RoleSnapshot] = []
@@ -292,8 +300,8 @@ def audit_roles(
     # Cross-role rules need what other principals can do: for a role that can become another (or whose
     # targets are unknown) they run once every role has been seen by the graph, so no role's
     # permissions are computed twice for the graph's sake. Those roles (a minority) are kept prepared.
-    cross_role = {k: v for k, v in selected.items() if k in CROSS_ROLE_RULES}
-    own_rules = {k: v for k, v in selected.items() if k not in CROSS_ROLE_RULES}
+    cross_role = {k: v for k, v in selected.items() if k in cross_role_ids}
+    own_rules = {k: v for k, v in selected.items() if k not in cross_role_ids}
     deferred: list[_Prepared] = []
     for role in audited:
         p = _Prepared(role, shared, now)

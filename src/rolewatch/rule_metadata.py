@@ -1,8 +1,11 @@
-"""The rules' metadata: rolewatch/rules/catalogue.yaml, and the finding a rule id stands for.
+"""The findings' metadata, each beside the code that emits it, and the finding a rule id stands for.
 
-Each rule id maps to its title, category, severity, rationale, remediation and references: data a
-reviewer can edit, validated when first loaded. It sits below the baseline (which checks the rule ids
-its severity overrides name), the rules and the renderers, none of which it imports.
+Each finding id maps to its title, category, severity, rationale, remediation and references: data a
+reviewer can edit, in a `<module>.metadata.yaml` file next to the module that emits the finding (a
+rule's module under rolewatch/rules/, the engine's audit.py, the live check's analyzer/translate.py),
+validated when first loaded. The files are found by walking the package's resources, not by importing
+code: this module sits below the baseline (which checks the rule ids its severity overrides name), the
+rules and the renderers, none of which it imports.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -29,29 +33,56 @@ class RuleMeta:
     references: tuple[str, ...] = ()
 
 
+METADATA_SUFFIX = ".metadata.yaml"
+_NOT_CODE = {"__pycache__", "data"}  # directories that hold no module, so no metadata
+
+
 @cache
 def rule_catalogue() -> dict[str, RuleMeta]:
-    # Read through the top package: resolving "rolewatch.rules" would import every rule module.
-    text = resources.files("rolewatch").joinpath("rules", "catalogue.yaml").read_text()
-    return parse_catalogue(yaml.safe_load(text))
+    """Every finding id's metadata, sorted by id, from every metadata file of the package."""
+    merged: dict[str, RuleMeta] = {}
+    origin: dict[str, str] = {}
+    for where, text in metadata_files():
+        for rule_id, meta in parse_catalogue(yaml.safe_load(text), where).items():
+            if rule_id in merged:
+                raise ValueError(f"{where}: {rule_id} is already described in {origin[rule_id]}")
+            merged[rule_id], origin[rule_id] = meta, where
+    return dict(sorted(merged.items()))
 
 
-def parse_catalogue(raw: Any) -> dict[str, RuleMeta]:
+def metadata_files() -> list[tuple[str, str]]:
+    """(path inside the package, text) of every `*.metadata.yaml`, sorted by path.
+
+    Read through the top package's resources: resolving "rolewatch.rules" would import every rule module."""
+    found: list[tuple[str, str]] = []
+    pending: list[tuple[str, Traversable]] = [("", resources.files("rolewatch"))]
+    while pending:
+        prefix, folder = pending.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                if entry.name not in _NOT_CODE:
+                    pending.append((f"{prefix}{entry.name}/", entry))
+            elif entry.name.endswith(METADATA_SUFFIX):
+                found.append((f"{prefix}{entry.name}", entry.read_text()))
+    return sorted(found)
+
+
+def parse_catalogue(raw: Any, where: str = "metadata") -> dict[str, RuleMeta]:
     if not isinstance(raw, dict):
-        raise ValueError("rules/catalogue.yaml must map rule ids to their metadata")
+        raise ValueError(f"{where} must map finding ids to their metadata")
     out = {}
     required = {"category", "severity", "title", "rationale", "remediation"}
     for rule_id, entry in raw.items():
         if not isinstance(entry, dict):
-            raise ValueError(f"catalogue entry {rule_id}: expected a mapping")
+            raise ValueError(f"{where}: entry {rule_id}: expected a mapping")
         missing = required - set(entry)
         if missing:
-            raise ValueError(f"catalogue entry {rule_id}: missing {', '.join(sorted(missing))}")
+            raise ValueError(f"{where}: entry {rule_id}: missing {', '.join(sorted(missing))}")
         extra = set(entry) - required - {"references"}
         if extra:
-            raise ValueError(f"catalogue entry {rule_id}: unknown field(s) {', '.join(sorted(extra))}")
+            raise ValueError(f"{where}: entry {rule_id}: unknown field(s) {', '.join(sorted(extra))}")
         if entry["category"] not in CATEGORIES:
-            raise ValueError(f"catalogue entry {rule_id}: unknown category {entry['category']!r}")
+            raise ValueError(f"{where}: entry {rule_id}: unknown category {entry['category']!r}")
         out[rule_id] = RuleMeta(
             id=rule_id,
             category=entry["category"],

@@ -8,7 +8,7 @@ from helpers import ACCOUNT, NEUTRAL, NOW, allow, make_role, policy
 from rolewatch.audit import audit_roles, related_role_arns
 from rolewatch.model import Severity
 from rolewatch.policy.graph import ASSUME, PASS_ROLE, TargetGroup
-from rolewatch.rules import privilege_escalation as privesc
+from rolewatch.rules.escalation import methods as privesc
 
 LAMBDA_TRUST = {
     "Version": "2012-10-17",

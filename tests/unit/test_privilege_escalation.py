@@ -6,7 +6,7 @@ import pytest
 from helpers import ACCOUNT, allow, deny, findings, make_role, policy
 
 from rolewatch.model import Severity
-from rolewatch.rules.privilege_escalation import methods
+from rolewatch.rules.escalation.methods import methods
 
 
 def escalations(*documents, rule="privilege-escalation", **kw):

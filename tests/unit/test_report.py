@@ -564,7 +564,7 @@ def test_sarif_reports_input_errors_as_notifications(mixed_result: AuditResult) 
 
 def test_sarif_describes_a_rule_missing_from_the_catalogue() -> None:
     outside = Finding(
-        rule="external-scanner-finding",  # no such rule in rules/catalogue.yaml
+        rule="external-scanner-finding",  # no such id in any metadata file
         category="access-analyzer",
         severity=Severity.HIGH,
         resource=WEB_ROLE,

@@ -11,7 +11,7 @@ from helpers import NOW, make_role
 from rolewatch.audit import audit_roles
 from rolewatch.baseline import Baseline, BaselineError, Profile, load_baseline, parse_baseline
 from rolewatch.model import AttachedPolicy, InstanceProfileRef, Severity
-from rolewatch.rules.usage_rules import delete_role_cli, parse_day
+from rolewatch.rules.usage.unused_role import delete_role_cli, parse_day
 
 NINETY = Baseline(profiles=(Profile(name="ninety", max_unused_days=90),))
 OFF = Baseline(profiles=(Profile(name="off"),))

@@ -28,8 +28,8 @@ from typing import Any
 from rolewatch.model import AttachedPolicy, PolicyError, RoleSnapshot
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.permissions import CompiledPolicy, Permissions, compile_policy
-from rolewatch.rules.permission_rules import admin_level
-from rolewatch.rules.privilege_escalation import satisfied_methods
+from rolewatch.rules.escalation.methods import satisfied_methods
+from rolewatch.rules.permissions.grants import admin_level
 
 # Calls whose delta is computed (the others change trust, tags or session length: no permission delta).
 PERMISSION_CALLS: frozenset[str] = frozenset(

@@ -1,8 +1,9 @@
-"""The rule registry: each rule is a function registered by `@rule`, its metadata in catalogue.yaml.
+"""The rule registry: each rule is a function registered by `@rule`, its metadata beside its module.
 
 Rule id = function name with underscores as hyphens (`trust_account_root` -> `trust-account-root`).
-The catalogue (title, category, severity, rationale, remediation, references) is data a reviewer can
-edit, read by rolewatch.rule_metadata; a meta-test checks catalogue and registry match one to one.
+The metadata (title, category, severity, rationale, remediation, references) is data a reviewer can
+edit, in `<module>.metadata.yaml` next to the rule's module, read by rolewatch.rule_metadata; a
+meta-test checks metadata and registry match one to one.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from rolewatch.baseline import Baseline, Profile
 from rolewatch.model import Finding, RoleSnapshot, Severity
@@ -81,23 +82,41 @@ RuleFunction = Callable[[RuleContext], Iterable[Finding]]
 _REGISTRY: dict[str, RuleFunction] = {}
 # Catalogue ids emitted by a check that is not a rule function, with the check that emits them.
 _LIVE_CHECK_FINDINGS: dict[str, str] = {}
+_CROSS_ROLE: set[str] = set()
 
 
-def rule(fn: RuleFunction) -> RuleFunction:
-    rule_id = fn.__name__.replace("_", "-")
-    if rule_id in _REGISTRY or rule_id in _LIVE_CHECK_FINDINGS:
-        raise ValueError(f"rule {rule_id} registered twice")
-    _REGISTRY[rule_id] = fn
-    return fn
+@overload
+def rule(fn: RuleFunction, /) -> RuleFunction: ...
+@overload
+def rule(*, cross_role: bool = False) -> Callable[[RuleFunction], RuleFunction]: ...
+def rule(fn: RuleFunction | None = None, /, *, cross_role: bool = False) -> Any:
+    """Register a rule: `@rule`, or `@rule(cross_role=True)` for a rule that asks the principal graph
+    about other principals (the engine runs those once every role has been seen by the graph)."""
+
+    def register(fn: RuleFunction) -> RuleFunction:
+        rule_id = fn.__name__.replace("_", "-")
+        if rule_id in _REGISTRY or rule_id in _LIVE_CHECK_FINDINGS:
+            raise ValueError(f"rule {rule_id} registered twice")
+        _REGISTRY[rule_id] = fn
+        if cross_role:
+            _CROSS_ROLE.add(rule_id)
+        return fn
+
+    return register if fn is None else register(fn)
 
 
 def registered_rules() -> dict[str, RuleFunction]:
-    """Every registered rule by id.
+    """Every registered rule by id, sorted by id (the engine's order, whatever the import order was).
 
     Complete for every caller outside a rule module: importing this module first runs the `rolewatch.rules`
-    package, whose RULE_MODULES (the only list of rule modules) register their rules as they are imported.
+    package, which imports every module below it (and so registers every rule).
     """
-    return dict(_REGISTRY)
+    return dict(sorted(_REGISTRY.items()))
+
+
+def cross_role_rules() -> frozenset[str]:
+    """The ids of the rules registered with `cross_role=True`."""
+    return frozenset(_CROSS_ROLE)
 
 
 def live_check_finding(finding_id: str, *, check: str) -> str:

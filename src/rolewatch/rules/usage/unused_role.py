@@ -1,4 +1,4 @@
-"""Usage rules: a role that has not been used for longer than its baseline profile allows.
+"""unused-role: a role that has not been used for longer than its baseline profile allows.
 
 The evidence is IAM's RoleLastUsed (GetRole, and GetAccountAuthorizationDetails' RoleDetailList) and the
 role's creation date. The evidence that goes into the finding's fingerprint is the last-use *date* (or

@@ -1,0 +1,1 @@
+"""Instance-profile rules: roles that run on EC2 instances."""

@@ -1,0 +1,1 @@
+"""Usage rules: what the role's last use says."""

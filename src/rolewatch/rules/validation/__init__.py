@@ -1,0 +1,1 @@
+"""Offline policy validation in the spirit of IAM Access Analyzer's ValidatePolicy."""
