@@ -19,7 +19,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
@@ -29,12 +29,14 @@ from rolewatch.analyzer.check import AccessAnalyzerCheck
 from rolewatch.analyzer.translate import account_skipped_finding
 from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
 from rolewatch.baseline import Baseline, load_baseline
-from rolewatch.delivery import Delivered, publish
+from rolewatch.delivery import Delivered, publish, publish_chat
 from rolewatch.inventory.account_reader import AccountInventory, AccountReadError, read_account
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import AuditResult, Finding
 from rolewatch.report import build_report
+from rolewatch.report.chat import ChatContext, compose_chat
 from rolewatch.report.document import build_summary, format_timestamp
+from rolewatch.report.notification import reportable
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.settings import Settings
@@ -216,6 +218,7 @@ class WeeklyOutcome:
     summary: dict[str, Any]
     stored: StoredReport
     delivered: Delivered | None
+    integration_failures: Mapping[str, str] = field(default_factory=dict)  # name -> why; reports still delivered
 
     def to_dict(self) -> dict[str, Any]:
         """What the handler returns (and logs): small, no findings."""
@@ -235,6 +238,7 @@ class WeeklyOutcome:
             },
             "published": self.delivered.message_id if self.delivered else None,
             "api_calls": self.summary["api_calls"],
+            "integration_failures": dict(self.integration_failures),
         }
 
     def metrics(self) -> dict[str, int]:
@@ -244,6 +248,7 @@ class WeeklyOutcome:
             "NewFindings": self.summary["new"],
             "ResolvedFindings": self.summary["resolved"],
             "SourcesNotRead": len(self.summary["not_read"]),
+            **({"ChatNotificationsFailed": 1} if "chat" in self.integration_failures else {}),
             **counts,
         }
 
@@ -296,6 +301,14 @@ def run_weekly_audit(
         html_uri=f"s3://{bucket}/{html_key}",
         console_url=console_url(bucket, html_key, clients.region),
     )
+    failures: dict[str, str] = {}
+    if settings.chat_topic_arn:
+        why = _publish_weekly_chat(clients, settings, audit.account_id, result, diff, link=links.console_url)
+        if why is not None:
+            failures["chat"] = why
+            LOG.warning("weekly chat notification not sent: %s", why)
+            result = replace(result, notes=(*result.notes, f"Chat notification not sent: {why}"))
+            audit = replace(audit, result=result)
     generated = format_timestamp(audit.generated_at)
     summary = build_weekly_summary(
         result,
@@ -370,4 +383,24 @@ def run_weekly_audit(
         summary["resolved"],
         extra={"api_calls": _calls_since(clients, start)[0], "not_read": audit.not_read},
     )
-    return WeeklyOutcome(audit=audit, diff=diff, summary=summary, stored=stored, delivered=delivered)
+    return WeeklyOutcome(
+        audit=audit, diff=diff, summary=summary, stored=stored, delivered=delivered, integration_failures=failures
+    )
+
+
+def _publish_weekly_chat(
+    clients: AwsClients, settings: Settings, account_id: str, result: AuditResult, diff: WeekDiff, *, link: str
+) -> str | None:
+    """The week in one chat message (findings at or above MIN_SEVERITY, new and resolved, a link to the
+    HTML report); None when sent, else why not. Sent before the reports are stored, so a failure is
+    written into them."""
+    since = f" since {diff.previous_date}" if diff.previous_date else " (first run)"
+    context = ChatContext(
+        event_type="rolewatch-weekly-audit",
+        headline="Weekly audit",
+        account=account_id,
+        changed=[f"{len(diff.new)} new, {len(diff.resolved)} resolved{since}"],
+        link=link,
+    )
+    message = compose_chat(reportable(result, settings.min_severity), context)
+    return publish_chat(message, sns=clients.sns, topic_arn=str(settings.chat_topic_arn)).failure

@@ -38,6 +38,7 @@ EVERY_FUNCTION: tuple[Function, ...] = tuple(Function)
 WITH_ACCESS_ANALYZER = "UseAccessAnalyzer"  # ACCESS_ANALYZER=auto
 WITH_SECURITY_HUB = "UseSecurityHub"  # SECURITY_HUB=true
 WITH_AUDIT_EVENTS = "PutAuditEvents"  # AUDIT_EVENT_BUS is not "off"
+WITH_CHAT_TOPIC = "HasChatTopic"  # CHAT_TOPIC_ARN is set (parameter ChatTopicArn)
 
 # The `Scope.arn` placeholder for "the log group of the function the grant is for" (its LoggingConfig).
 OWN_LOG_GROUP_ARN = "<the function's own log group>"
@@ -83,6 +84,8 @@ SECURITY_HUB_PRODUCT = Scope(
 SECURITY_HUB = Scope(
     "SecurityHub", {"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default"}
 )
+# The chat channel's topic (Amazon Q Developer in chat applications), given as a parameter.
+CHAT_TOPIC = Scope("ChatTopic", {"Ref": "ChatTopicArn"})
 AUDIT_EVENT_BUS = Scope(
     "AuditEventBus",
     {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${AuditEventBus}"},

@@ -38,7 +38,7 @@ from typing import Any
 from rolewatch.analyzer.translate import role_skipped_findings
 from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
 from rolewatch.baseline import Baseline, load_baseline
-from rolewatch.delivery import Delivered, publish
+from rolewatch.delivery import Delivered, DeliveryError, publish, publish_chat, store_report
 from rolewatch.event.delta import PermissionDelta
 from rolewatch.event.delta_reader import DeltaReader
 from rolewatch.event.targets import TargetResolver, read_named_roles
@@ -54,12 +54,14 @@ from rolewatch.inventory.clients import AwsClients
 from rolewatch.inventory.iam_reader import DEFAULT_RETRY, RetryPolicy, read_role
 from rolewatch.model import AuditResult, RoleSnapshot, Severity
 from rolewatch.report import build_report
+from rolewatch.report.chat import compose_chat, event_chat_context
 from rolewatch.report.document import severity_counts
 from rolewatch.report.event_context import actor_verified, claimed_grant_lines, event_header, event_record
-from rolewatch.report.notification import compose
+from rolewatch.report.notification import Notification, compose, reportable
 from rolewatch.settings import Settings
 from rolewatch.undo import undo_first
 from rolewatch.untrusted import shorten
+from rolewatch.weekly.store import console_url
 
 LOG = logging.getLogger(__name__)
 
@@ -158,6 +160,7 @@ class AuditOutcome:
     message_id: str | None = None
     overflow_key: str | None = None
     duplicate: bool = False
+    integration_failures: Mapping[str, str] = field(default_factory=dict)  # name -> why; the report was delivered
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +174,7 @@ class AuditOutcome:
             "message_id": self.message_id,
             "overflow_key": self.overflow_key,
             "duplicate": self.duplicate,
+            "integration_failures": dict(self.integration_failures),
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -208,6 +212,8 @@ class AuditOutcome:
         if self.status == "skipped":
             return {"SkippedEvents": 1}
         out = {"Audits": 1, "DeletedBeforeAudit": len(self.deleted), "ReportsPublished": int(bool(self.message_id))}
+        if "chat" in self.integration_failures:
+            out["ChatNotificationsFailed"] = 1
         out.update({f"Findings{severity.capitalize()}": n for severity, n in self.findings.items()})
         return out
 
@@ -229,6 +235,7 @@ class EventAuditService:
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chat_topic_arn: str | None = None,
     ) -> None:
         self.clients = clients
         self.topic_arn = topic_arn
@@ -241,6 +248,7 @@ class EventAuditService:
         self.retry = retry
         self.sleep = sleep
         self.clock = clock  # the audit's `now`: the real time in Lambda, a fixed one in tests
+        self.chat_topic_arn = chat_topic_arn
 
     @classmethod
     def from_settings(
@@ -256,6 +264,7 @@ class EventAuditService:
             min_severity=settings.min_severity,
             publish_clean=settings.publish_clean,
             live_checks=live_checks,
+            chat_topic_arn=settings.chat_topic_arn,
         )
 
     # -- the whole path ----------------------------------------------------------------------------
@@ -316,7 +325,13 @@ class EventAuditService:
         delivered = self.publish(audit)
         if delivered is None:
             return replace(base, reason=f"nothing at or above {self.min_severity.value} to publish")
-        return replace(base, status="published", message_id=delivered.message_id, overflow_key=delivered.overflow_key)
+        return replace(
+            base,
+            status="published",
+            message_id=delivered.message_id,
+            overflow_key=delivered.overflow_key,
+            integration_failures=dict(delivered.integration_failures),
+        )
 
     # -- audit -------------------------------------------------------------------------------------
 
@@ -371,21 +386,23 @@ class EventAuditService:
     # -- delivery ----------------------------------------------------------------------------------
 
     def publish(self, audit: EventAudit) -> Delivered | None:
-        """One message for the whole event, or None when nothing reaches MIN_SEVERITY (and not PUBLISH_CLEAN)."""
-        notification = compose(
-            audit.result,
-            account=audit.account,
-            header=audit.header(),
-            min_severity=self.min_severity,
-            publish_clean=self.publish_clean,
-            notice=audit.notice,
-            notice_severity=VANISHED_GRANT_SEVERITY if audit.vanished_grant else Severity.INFO,
-            notice_always=audit.vanished_grant,
-            subject_prefix="rolewatch" if actor_verified(audit.request) else "rolewatch on-demand",
-        )
+        """One message for the whole event, or None when nothing reaches MIN_SEVERITY (and not PUBLISH_CLEAN).
+
+        With a chat topic, the chat copy goes first (its link is the full JSON report, stored for it), so
+        that a chat failure can be named in the SNS report; it never stops the report itself."""
+        notification = self._notification(audit, [])
         if notification is None:
             return None
         day = datetime.now(UTC).strftime("%Y/%m/%d")
+        key = f"reports/events/{day}/{_safe_key(audit.request.event_id)}.json"
+        failures: dict[str, str] = {}
+        if self.chat_topic_arn:
+            why = self._publish_chat(audit, key)
+            if why is not None:
+                failures["chat"] = why
+                LOG.warning("chat notification of %s not sent: %s", audit.request.event_id, why)
+                # Same findings and threshold, one more header line: still a notification.
+                notification = self._notification(audit, [f"Chat notification not sent: {why}"]) or notification
         delivered = publish(
             notification,
             audit.full_report(),
@@ -393,7 +410,7 @@ class EventAuditService:
             topic_arn=self.topic_arn,
             s3=self.clients.s3,
             bucket=self.bucket,
-            key=f"reports/events/{day}/{_safe_key(audit.request.event_id)}.json",
+            key=key,
             kms_key_id=self.kms_key_id,
         )
         LOG.info(
@@ -403,7 +420,35 @@ class EventAuditService:
             notification.subject,
             extra={"message_id": delivered.message_id, "overflow_key": delivered.overflow_key},
         )
-        return delivered
+        return replace(delivered, integration_failures=tuple(failures.items()))
+
+    def _publish_chat(self, audit: EventAudit, key: str) -> str | None:
+        """The chat copy, linking the full report stored at `key`; None when sent, else why not."""
+        link = None
+        if self.bucket:
+            try:
+                store_report(self.clients.s3, self.bucket, key, audit.full_report(), self.kms_key_id)
+            except DeliveryError as exc:
+                return f"the full report for the chat link could not be stored: {exc}"
+            link = console_url(self.bucket, key, self.clients.region)
+        context = event_chat_context(
+            audit.request, roles=audit.roles, deltas=audit.deltas, notice=audit.notice, link=link
+        )
+        message = compose_chat(reportable(audit.result, self.min_severity), context)
+        return publish_chat(message, sns=self.clients.sns, topic_arn=str(self.chat_topic_arn)).failure
+
+    def _notification(self, audit: EventAudit, extra_header: list[str]) -> Notification | None:
+        return compose(
+            audit.result,
+            account=audit.account,
+            header=[*audit.header(), *extra_header],
+            min_severity=self.min_severity,
+            publish_clean=self.publish_clean,
+            notice=audit.notice,
+            notice_severity=VANISHED_GRANT_SEVERITY if audit.vanished_grant else Severity.INFO,
+            notice_always=audit.vanished_grant,
+            subject_prefix="rolewatch" if actor_verified(audit.request) else "rolewatch on-demand",
+        )
 
 
 def event_digest(event_id: str) -> str:

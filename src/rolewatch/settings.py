@@ -25,6 +25,7 @@ BASELINE_PATH = "BASELINE_PATH"
 ACCESS_ANALYZER = "ACCESS_ANALYZER"
 SECURITY_HUB = "SECURITY_HUB"
 AUDIT_EVENT_BUS = "AUDIT_EVENT_BUS"
+CHAT_TOPIC_ARN = "CHAT_TOPIC_ARN"  # optional: Amazon Q Developer in chat applications custom notifications
 
 # What each function cannot run without (the others have defaults).
 EVENT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET, IDEMPOTENCY_TABLE})
@@ -60,6 +61,7 @@ class Settings:
     access_analyzer: str = "auto"
     security_hub: bool = False  # import findings into Security Hub (ASFF), off unless the stack enables it
     audit_event_bus: str | None = "default"  # where the audit-result event goes; None: no event
+    chat_topic_arn: str | None = None  # None: no chat notifications
 
 
 def load_settings(
@@ -80,6 +82,9 @@ def load_settings(
     bucket = value(REPORT_BUCKET)
     if bucket is not None and not _BUCKET.match(bucket):
         raise ConfigurationError(f"{REPORT_BUCKET}={bucket!r} is not a valid S3 bucket name")
+    chat_topic = value(CHAT_TOPIC_ARN)
+    if chat_topic is not None and not _TOPIC_ARN.match(chat_topic):
+        raise ConfigurationError(f"{CHAT_TOPIC_ARN}={chat_topic!r} is not an SNS topic ARN")
     table = value(IDEMPOTENCY_TABLE)
     if table is not None and not _TABLE.match(table):
         raise ConfigurationError(f"{IDEMPOTENCY_TABLE}={table!r} is not a DynamoDB table name or ARN")
@@ -94,6 +99,7 @@ def load_settings(
         access_analyzer=_choice(ACCESS_ANALYZER, value(ACCESS_ANALYZER) or "auto", ACCESS_ANALYZER_MODES),
         security_hub=_boolean(SECURITY_HUB, value(SECURITY_HUB) or "false"),
         audit_event_bus=_event_bus(value(AUDIT_EVENT_BUS) or "default"),
+        chat_topic_arn=chat_topic,
     )
 
 
