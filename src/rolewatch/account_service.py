@@ -33,6 +33,7 @@ from rolewatch.delivery import Delivered, publish, publish_chat
 from rolewatch.inventory.account_reader import AccountInventory, AccountReadError, read_account
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import AuditResult, Finding
+from rolewatch.progress import Progress
 from rolewatch.report import build_report
 from rolewatch.report.chat import ChatContext, compose_chat
 from rolewatch.report.document import build_summary, format_timestamp
@@ -147,8 +148,10 @@ def audit_account(
     access_analyzer: bool = True,
     regions: Iterable[str] | None = None,
     now: datetime | None = None,
+    progress: Progress | None = None,
 ) -> AccountAudit:
-    """Read and audit the account (or only `role_names` of it). Raises AccountReadError, UnknownRolesError."""
+    """Read and audit the account (or only `role_names` of it). Raises AccountReadError, UnknownRolesError.
+    `progress` hears how many roles there are and each one audited (the CLI's display on a terminal)."""
     baseline = baseline or load_baseline()
     now = now or datetime.now(UTC)
     before = Counter(clients.counter.calls)
@@ -173,7 +176,11 @@ def audit_account(
         # analyzers' findings come from the account-wide read above, not one ListFindingsV2 per role.
         checks.append(AccessAnalyzerCheck(clients, analyzer_findings=False))
     # Every role is audited even for a selection: cross-role rules (who can assume whom) need them all.
-    result = audit_roles(roles, baseline, now=now, complete=True)
+    if progress is not None:
+        progress.roles_total(sum(1 for r in roles if not (baseline.skip_service_linked and r.is_service_linked)))
+    result = audit_roles(
+        roles, baseline, now=now, complete=True, on_role=progress.role_audited if progress is not None else None
+    )
     if role_names:
         arns = {r.arn for r in selected}
         result = replace(

@@ -244,6 +244,7 @@ def audit_roles(
     rules: Iterable[str] | None = None,
     complete: bool = False,
     context: Iterable[RoleSnapshot] = (),
+    on_role: Callable[[], None] | None = None,
 ) -> AuditResult:
     """Audit every role at `now` (time windows in conditions, last use, suppression expiry are decided
     against it: the CLI and the handlers pass the real time, tests a fixed one); findings come back
@@ -251,7 +252,8 @@ def audit_roles(
 
     `complete`: the roles are every role of their account (a whole-account read), so a wildcard
     Resource's targets are known. `context`: roles the cross-role analysis may look at (what passing
-    or assuming them gives) that are not audited themselves."""
+    or assuming them gives) that are not audited themselves. `on_role` is called after each role
+    (the CLI's progress display)."""
     baseline = baseline or load_baseline()
     selected = registered_rules()
     if rules is not None:
@@ -312,6 +314,8 @@ def audit_roles(
             deferred.append(p)
         run = own_rules if later else selected
         findings.extend(_run_rules(p, run, baseline=baseline, account=account, now=now, errors=errors))
+        if on_role is not None:
+            on_role()
     for p in deferred:
         findings.extend(_run_rules(p, cross_role, baseline=baseline, account=account, now=now, errors=errors))
 

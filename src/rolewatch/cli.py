@@ -2,10 +2,11 @@
 
     rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif|ocsf] [--fail-on SEVERITY]
     rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|ocsf|html] [--out DIR] [--baseline FILE]
-                    [--fail-on SEVERITY] [--region REGION] [--no-access-analyzer]
+                    [--fail-on SEVERITY] [--region REGION] [--profile NAME] [--quiet] [--no-access-analyzer]
 
 `audit` reads the live account (AWS credentials as the AWS CLI finds them; any endpoint in
 AWS_ENDPOINT_URL, such as the moto server of `make demo`) and audits every role, or the named ones.
+On a terminal it shows its progress on standard error (nothing with --quiet or when redirected).
 
 Exit status: 0 clean (or nothing at or above --fail-on), 1 findings at or above --fail-on,
 2 bad input (an unreadable file stops at once with one line; a malformed document inside a readable
@@ -99,6 +100,10 @@ def _add_audit_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     audit.add_argument("--region", help="home region for EC2 and Access Analyzer (default: configured, else us-east-1)")
     audit.add_argument("--no-access-analyzer", action="store_true", help="do not read Access Analyzer findings")
+    audit.add_argument("--profile", help="use this named profile of the AWS CLI's config and credentials files")
+    audit.add_argument(
+        "--quiet", action="store_true", help="no progress on standard error (shown only when it is a terminal)"
+    )
     return audit
 
 
@@ -114,6 +119,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     err = stderr or sys.stderr
     args = build_parser().parse_args(argv)
     try:
+        args.stderr = err  # where `audit` shows its progress
         return COMMANDS[args.command].run(args, out)
     except InputError as exc:
         print(f"rolewatch: {exc}", file=err)
@@ -190,11 +196,13 @@ def _read_json(name: str) -> object:
 
 def _audit(args: argparse.Namespace, out: TextIO) -> int:
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
     from rolewatch.account_service import AccountReadError, UnknownRolesError, audit_account
     from rolewatch.audit import at_or_above
     from rolewatch.baseline import BaselineError, load_baseline
     from rolewatch.inventory.clients import make_clients
+    from rolewatch.progress import progress_for
 
     try:
         baseline = load_baseline(args.baseline)
@@ -202,10 +210,22 @@ def _audit(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"{args.baseline}: cannot read: {exc.strerror or exc}") from None
-    session = boto3.Session()
+    try:
+        session = boto3.Session(profile_name=args.profile)
+    except ProfileNotFound as exc:
+        raise InputError(str(exc)) from None
+    # Registered on the session before any client exists, so every client (each region's) reports to it.
+    progress = progress_for(session, getattr(args, "stderr", sys.stderr), quiet=args.quiet)
     clients = make_clients(session, region=args.region or session.region_name or "us-east-1")
     try:
-        audit = audit_account(clients, baseline, role_names=args.roles, access_analyzer=not args.no_access_analyzer)
+        with progress:
+            audit = audit_account(
+                clients,
+                baseline,
+                role_names=args.roles,
+                access_analyzer=not args.no_access_analyzer,
+                progress=progress,
+            )
     except (AccountReadError, UnknownRolesError) as exc:
         raise InputError(str(exc)) from None
     if args.out:
