@@ -2,9 +2,11 @@
 
 A severity chart, the trend over previous runs, what is new and resolved since the previous run, what
 could not be read, then every role worst first with each finding and its fix (the sentence, the exact
-CLI commands, the corrected policy). Role names, tags, policy text and every other value read from AWS
-are attacker-controlled: everything interpolated goes through `html.escape` (quotes included), and
-element ids are made from counters, never from names. Pure: no AWS calls, no I/O.
+CLI commands, the corrected policy). Long corrected policies and long evidence lists are folded in
+`<details>` (the browser opens them; no script), so a role with a 150-line policy stays one screen.
+Role names, tags, policy text and every other value read from AWS are attacker-controlled: everything
+interpolated goes through `html.escape` (quotes included), and element ids are made from counters,
+never from names. Pure: no AWS calls, no I/O.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SEVERITY_COLOURS = {
 MAX_DETAILED_ROLES = 500
 TREND_RUNS = 12
 ACTIONS_SHOWN = 30
+POLICY_LINES_SHOWN = 12  # a corrected policy longer than this is folded
+EVIDENCE_SHOWN = 3  # evidence items shown before the rest is folded
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#111827;background:#f3f4f6}
@@ -46,10 +50,14 @@ header{background:#111827;color:#f9fafb;padding:16px 28px}header h1{margin:0 0 4
 header p{margin:0;color:#d1d5db}main{max-width:1180px;margin:0 auto;padding:16px 28px}
 section.card{background:#fff;border-radius:8px;padding:14px 18px;margin:14px 0;box-shadow:0 1px 2px #0002}
 h2{font-size:17px;margin:0 0 10px}h3{font-size:15px;margin:0}
-.counts{display:flex;gap:10px;flex-wrap:wrap}.count{border-radius:6px;padding:6px 12px;color:#fff;min-width:84px}
+.counts{display:flex;gap:10px;flex-wrap:wrap;margin:0 0 18px}
+svg.chart{display:block;margin:0 0 16px}.count{border-radius:6px;padding:6px 12px;color:#fff;min-width:84px}
 .count b{display:block;font-size:22px}.sev{display:inline-block;border-radius:4px;padding:1px 7px;color:#fff;
 font-size:12px;font-weight:600;text-transform:uppercase}
-.role{border-left:5px solid #9ca3af}.role>summary{cursor:pointer;list-style:none}.role>summary h3{display:inline}
+.role{border-left:5px solid #9ca3af;padding:10px 16px;margin:12px 0;border-radius:6px;box-shadow:0 1px 2px #0002}
+.role>summary{cursor:pointer;list-style:none}.role>summary h3{display:inline}
+details.fold>summary{cursor:pointer;color:#374151;font-weight:600;margin:6px 0}
+details.fold[open]>summary{margin-bottom:4px}
 .arn{color:#6b7280;font-size:12px;word-break:break-all}.finding{border-top:1px solid #e5e7eb;padding:10px 0}
 .finding p{margin:4px 0}.meta{color:#6b7280;font-size:12px}pre{background:#f9fafb;border:1px solid #e5e7eb;
 padding:8px;overflow:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}
@@ -165,7 +173,7 @@ def _severity_chart(by_severity: Mapping[str, int]) -> str:
         )
     height = len(by_severity) * (bar + gap)
     return (
-        f'<svg role="img" aria-label="open findings by severity" width="{width}" height="{height}" '
+        f'<svg class="chart" role="img" aria-label="open findings by severity" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>'
     )
 
@@ -296,14 +304,10 @@ def _finding_block(finding: Finding, ctx: HtmlContext, *, suppressed: bool) -> s
         shown = ", ".join(finding.actions[:ACTIONS_SHOWN])
         more = f" and {len(finding.actions) - ACTIONS_SHOWN} more" if len(finding.actions) > ACTIONS_SHOWN else ""
         actions = f"<p><b>Actions:</b> <code>{_e(shown)}</code>{_e(more)}</p>"
-    evidence = f'<p class="meta">Evidence: {_e("; ".join(finding.evidence))}</p>' if finding.evidence else ""
+    evidence = _evidence(finding.evidence)
     remediation = finding.remediation
     cli = f"<pre>{_e(chr(10).join(remediation.cli))}</pre>" if remediation.cli else ""
-    policy = (
-        f"<p><b>Corrected policy:</b></p><pre>{_e(json.dumps(remediation.policy, indent=2))}</pre>"
-        if remediation.policy is not None
-        else ""
-    )
+    policy = _policy(remediation.policy) if remediation.policy is not None else ""
     note = f'<p class="meta">Suppressed: {_e(finding.suppressed_by)}</p>' if suppressed else ""
     return (
         f'<div class="finding{" suppressed" if suppressed else ""}">'
@@ -311,6 +315,30 @@ def _finding_block(finding: Finding, ctx: HtmlContext, *, suppressed: bool) -> s
         f'<span class="meta">{_e(finding.rule)} · {_e(finding.category)} · {_e(finding.fingerprint)}</span></p>'
         f"<p>{_e(finding.detail)}</p>{actions}{evidence}{note}"
         f"<p><b>Fix:</b> {_e(remediation.summary)}</p>{cli}{policy}</div>"
+    )
+
+
+def _policy(policy: Any) -> str:
+    """The corrected policy: shown whole when short, folded (with its size in the summary) when long."""
+    text = json.dumps(policy, indent=2)
+    lines = text.count("\n") + 1
+    if lines <= POLICY_LINES_SHOWN:
+        return f"<p><b>Corrected policy:</b></p><pre>{_e(text)}</pre>"
+    return (
+        f'<details class="fold policy"><summary>Corrected policy ({lines} lines)</summary>'
+        f"<pre>{_e(text)}</pre></details>"
+    )
+
+
+def _evidence(evidence: Sequence[str]) -> str:
+    if not evidence:
+        return ""
+    if len(evidence) <= EVIDENCE_SHOWN:
+        return f'<p class="meta">Evidence: {_e("; ".join(evidence))}</p>'
+    items = "".join(f"<li>{_e(item)}</li>" for item in evidence)
+    return (
+        f'<details class="fold meta evidence"><summary>Evidence ({len(evidence)} items)</summary>'
+        f"<ul>{items}</ul></details>"
     )
 
 
