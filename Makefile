@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml templates/forwarder.yaml
 
-.PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean
+.PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean local-env demo-serve
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ $(SAM_STAMP): requirements-sam.txt
 
 demo: $(STAMP)
 	$(PY) -m rolewatch.demo
+
+# env.json for `sam local invoke`: from the deployed stack (samconfig.toml's stack and region; AWS credentials),
+# or from the embedded AWS kept running until Ctrl-C (no account; SERVE_ARGS e.g. "--port 5051 --host 172.17.0.1").
+local-env: $(STAMP)
+	$(PY) -m rolewatch local-env
+
+demo-serve: $(STAMP)
+	$(PY) -m rolewatch.demo --serve $(SERVE_ARGS)
 
 # lint-imports: the import contracts in pyproject.toml, on this checkout's src (not an installed copy).
 lint: $(STAMP)

@@ -3,6 +3,7 @@
     rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif|ocsf] [--fail-on SEVERITY]
     rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|ocsf|html] [--out DIR] [--baseline FILE]
                     [--fail-on SEVERITY] [--region REGION] [--profile NAME] [--quiet] [--no-access-analyzer]
+    rolewatch local-env [--stack-name NAME] [--region REGION] [--profile NAME] [--out env.json]
 
 `audit` reads the live account (AWS credentials as the AWS CLI finds them; any endpoint in
 AWS_ENDPOINT_URL, such as the moto server of `make demo`) and audits every role, or the named ones.
@@ -124,6 +125,21 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr
     except InputError as exc:
         print(f"rolewatch: {exc}", file=err)
         return EXIT_BAD_INPUT
+
+
+def _add_local_env_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from rolewatch import local_env
+
+    return local_env.add_parser(sub)
+
+
+def _local_env(args: argparse.Namespace, out: TextIO) -> int:
+    from rolewatch.local_env import LocalEnvError, run
+
+    try:
+        return run(args, out)
+    except LocalEnvError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
@@ -313,4 +329,5 @@ def write_account_reports(audit: AccountAudit, out_dir: str | Path, formats: Seq
 COMMANDS: dict[str, Command] = {
     "check": Command(_add_check_parser, _check),
     "audit": Command(_add_audit_parser, _audit),
+    "local-env": Command(_add_local_env_parser, _local_env),
 }

@@ -3,6 +3,8 @@
 The variable names are a contract with template.yaml (each function's Environment). A missing or invalid value
 raises `ConfigurationError` naming the variable, what it holds and what was expected, so a bad deploy
 fails at its first (cold) invocation with one readable line instead of publishing nothing or too much.
+Under `sam local invoke` (AWS_SAM_LOCAL=true) a variable that names one of the stack's resources and
+still holds SAM CLI's placeholder for it fails the same way, saying to run `rolewatch local-env`.
 Pure: no AWS calls.
 """
 
@@ -30,6 +32,14 @@ CHAT_TOPIC_ARN = "CHAT_TOPIC_ARN"  # optional: Amazon Q Developer in chat applic
 # What each function cannot run without (the others have defaults).
 EVENT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET, IDEMPOTENCY_TABLE})
 ACCOUNT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET})
+# The same, by the function's logical id in template.yaml (what `rolewatch local-env` and its tests check).
+REQUIRED_BY_FUNCTION: dict[str, frozenset[str]] = {
+    "EventAuditFunction": EVENT_FUNCTION_REQUIRES,
+    "AccountAuditFunction": ACCOUNT_FUNCTION_REQUIRES,
+}
+# The variables whose value is one of the stack's own resources (a !Ref or !GetAtt in template.yaml).
+RESOURCE_SETTINGS = (REPORT_TOPIC_ARN, REPORT_BUCKET, REPORT_KMS_KEY_ID, IDEMPOTENCY_TABLE)
+SAM_LOCAL = "AWS_SAM_LOCAL"  # set to "true" by `sam local invoke` in the function's container
 
 ACCESS_ANALYZER_MODES = ("auto", "off")
 _TRUE = {"true", "1", "yes", "on"}
@@ -37,6 +47,16 @@ _FALSE = {"false", "0", "no", "off", ""}
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 # S3 bucket naming rules (lowercase letters, digits, dots, hyphens; 3-63; starts and ends alphanumeric).
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# What SAM CLI puts where the template refers to one of the stack's own resources and no --env-vars value
+# replaces it (samcli.lib.intrinsic_resolver.intrinsics_symbol_table): the logical id for !Ref, a Lambda
+# function ARN named after the logical id for !GetAtt X.Arn, "$X.Attribute" for other attributes. A logical
+# id is letters and digits only (with a capital, as template.yaml writes them); the real values are ARNs,
+# key ids and CloudFormation-generated names with ":", "/" or "-", and bucket names are lowercase.
+_SAM_PLACEHOLDERS = (
+    re.compile(r"^(?=[A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]*$"),
+    re.compile(r"^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z][A-Za-z0-9]*$"),
+    re.compile(r"^\$[A-Za-z][A-Za-z0-9]*\.[A-Za-z0-9.]+$"),
+)
 # EventBridge bus names (1-256 of [A-Za-z0-9._-/]) or a bus ARN; "off" puts no audit event.
 _EVENT_BUS = re.compile(
     r"^([A-Za-z0-9._/-]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[A-Za-z0-9._/-]{1,256})$"
@@ -69,6 +89,7 @@ def load_settings(
 ) -> Settings:
     """The settings from `environ` (default: os.environ). Raises ConfigurationError."""
     env = os.environ if environ is None else environ
+    _refuse_sam_placeholders(env)
 
     def value(name: str) -> str | None:
         text = env.get(name, "").strip()
@@ -109,6 +130,25 @@ def _event_bus(text: str) -> str | None:
     if not _EVENT_BUS.match(text):
         raise ConfigurationError(f"{AUDIT_EVENT_BUS}={text!r} is not an EventBridge bus name or ARN (or off)")
     return text
+
+
+def _refuse_sam_placeholders(env: Mapping[str, str]) -> None:
+    """Under `sam local invoke`, the stack's resources must have come from env.json, not SAM's stand-ins."""
+    if env.get(SAM_LOCAL, "").strip().lower() != "true":
+        return
+    held = {
+        name: env[name].strip()
+        for name in RESOURCE_SETTINGS
+        if any(p.match(env.get(name, "").strip()) for p in _SAM_PLACEHOLDERS)
+    }
+    if held:
+        values = ", ".join(f"{name}={value!r}" for name, value in held.items())
+        what = "SAM CLI's placeholder" + ("s" if len(held) > 1 else "")
+        raise ConfigurationError(
+            f"sam local invoke: {values}: {what} for the stack's resources, not their values; "
+            "run `rolewatch local-env` (deployed stack) or `make demo-serve` (embedded AWS) to write env.json, "
+            "then invoke again"
+        )
 
 
 def _severity(text: str) -> Severity:

@@ -100,15 +100,16 @@ class Resources:
 
     def _aws_dynamodb_table(self, name: str, properties: dict[str, Any]) -> None:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
+        table = f"rolewatch-{name}-0123ABCD"  # as CloudFormation names it (a bare logical id is SAM's placeholder)
         dynamodb.create_table(
-            TableName=name,
+            TableName=table,
             KeySchema=properties["KeySchema"],
             AttributeDefinitions=properties["AttributeDefinitions"],
             BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
         )
         if ttl := properties.get("TimeToLiveSpecification"):
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        self.refs[name] = name
+            dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=ttl)
+        self.refs[name] = table
 
     def resolve(self, value: Any, where: str) -> str:
         """A template value as the function sees it: !Ref and !GetAtt of resources and parameters."""
@@ -134,12 +135,16 @@ class Resources:
         raise AssertionError(f"{where}: cannot resolve {value!r} (add the resource kind to this test)")
 
     def environment(self, function: str) -> dict[str, str]:
-        """Globals.Function.Environment merged with the function's own, resolved."""
+        """Globals.Function.Environment merged with the function's own, resolved, as deployed."""
         merged = {
             **self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
             **(self.template["Resources"][function]["Properties"].get("Environment") or {}).get("Variables", {}),
         }
-        return {name: self.resolve(value, f"{function}.Environment.{name}") for name, value in merged.items()}
+        return {
+            name: self.resolve(value, f"{function}.Environment.{name}")
+            for name, value in merged.items()
+            if value != {"Ref": "AWS::NoValue"}  # CloudFormation drops the variable
+        }
 
 
 # -- invoking ------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ CONTRACT_ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
+    "AWS_ENDPOINT_URL",  # AWS::NoValue when deployed; declared for `sam local invoke` (README, "Locally")
 }
 EVENT_FUNCTION_ONLY = {"IDEMPOTENCY_TABLE"}
 
@@ -121,6 +122,12 @@ def test_environment_values(template):
     assert (env["MIN_SEVERITY"], env["PUBLISH_CLEAN"], env["ACCESS_ANALYZER"]) == ("medium", "false", "auto")
     assert env["BASELINE_PATH"] == ""
     assert env["POWERTOOLS_SERVICE_NAME"] == env["POWERTOOLS_METRICS_NAMESPACE"] == "rolewatch"
+
+
+def test_a_deployed_function_has_no_endpoint_override(template):
+    """Only env.json under `sam local invoke` may point the functions elsewhere; CloudFormation drops NoValue."""
+    for function in FUNCTIONS:
+        assert _environment(template, function)["AWS_ENDPOINT_URL"] == {"Ref": "AWS::NoValue"}
 
 
 def test_parameters_match_the_code(template):

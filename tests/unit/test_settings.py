@@ -79,3 +79,50 @@ def test_an_invalid_value_is_named_with_what_was_expected(name: str, value: str,
 def test_a_table_arn_is_accepted() -> None:
     arn = "arn:aws:dynamodb:us-east-1:123456789012:table/rolewatch-idempotency"
     assert load_settings({**COMPLETE, "IDEMPOTENCY_TABLE": arn}).idempotency_table == arn
+
+
+# -- under `sam local invoke` (AWS_SAM_LOCAL=true) ------------------------------------------------------
+
+SAM_LOCAL = {"AWS_SAM_LOCAL": "true"}
+
+
+@pytest.mark.parametrize(
+    ("name", "placeholder"),
+    [
+        ("REPORT_TOPIC_ARN", "ReportTopic"),
+        ("REPORT_BUCKET", "ReportBucket"),
+        ("REPORT_KMS_KEY_ID", "arn:aws:lambda:us-east-1:123456789012:function:ReportKey"),  # !GetAtt ReportKey.Arn
+        ("REPORT_KMS_KEY_ID", "$ReportKey.KeyId"),
+        ("IDEMPOTENCY_TABLE", "IdempotencyTable"),
+    ],
+)
+def test_a_sam_placeholder_fails_with_one_line_naming_local_env(name: str, placeholder: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings({**COMPLETE, **SAM_LOCAL, name: placeholder})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"{name}={placeholder!r}" in message and "run `rolewatch local-env`" in message
+
+
+def test_every_placeholder_is_named_in_the_one_line() -> None:
+    placeholders = {"REPORT_TOPIC_ARN": "ReportTopic", "REPORT_BUCKET": "ReportBucket", "IDEMPOTENCY_TABLE": "T1"}
+    with pytest.raises(ConfigurationError, match="REPORT_TOPIC_ARN='ReportTopic', REPORT_BUCKET='ReportBucket', "):
+        load_settings({**COMPLETE, **SAM_LOCAL, **placeholders})
+
+
+def test_outside_sam_local_a_logical_id_table_name_is_a_valid_name() -> None:
+    # Why the check keys on AWS_SAM_LOCAL: "IdempotencyTable" is a legal DynamoDB table name.
+    assert load_settings({**COMPLETE, "IDEMPOTENCY_TABLE": "IdempotencyTable"}).idempotency_table == "IdempotencyTable"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        COMPLETE,
+        {**COMPLETE, "IDEMPOTENCY_TABLE": "rolewatch-IdempotencyTable-1A2B3C4D5E6F", "REPORT_KMS_KEY_ID": ""},
+        {**COMPLETE, "REPORT_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab", "REPORT_BUCKET": "reports"},
+        {**COMPLETE, "REPORT_KMS_KEY_ID": "alias/rolewatch-reports", "IDEMPOTENCY_TABLE": "idempotency"},
+    ],
+)
+def test_real_values_pass_under_sam_local(values: dict[str, str]) -> None:
+    assert load_settings({**values, **SAM_LOCAL}).report_topic_arn == TOPIC

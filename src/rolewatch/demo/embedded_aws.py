@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 
 REGION = "us-east-1"  # IAM's CloudTrail events reach EventBridge only here
 ACCOUNT_ID = "123456789012"  # moto's default account, the one examples/sample-account.json describes
+LOOPBACK = "127.0.0.1"
 PROBE_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 # What boto3 needs to talk to the embedded server and nothing else: fake credentials, a fixed region,
@@ -82,17 +84,23 @@ def quiet_server_logs() -> None:
 
 
 @contextmanager
-def embedded_aws() -> Iterator[EmbeddedAws]:
-    """A running moto server with AWS-managed policies, and boto3 pointed at it, until the block ends."""
+def embedded_aws(*, bind: str = LOOPBACK, port: int = 0) -> Iterator[EmbeddedAws]:
+    """A running moto server with AWS-managed policies, and boto3 pointed at it, until the block ends.
+
+    `bind` and `port` are where the server listens (default: a free loopback port); this process always
+    reaches it on the loopback address. `--serve` binds wider so that SAM's containers reach it too.
+    """
+    if port:
+        _check_free(bind, port)
     with environment(MOTO_SETTINGS):
         from moto.server import ThreadedMotoServer  # dev dependency: imported only when the demo runs
 
         quiet_server_logs()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server = ThreadedMotoServer(ip_address=bind, port=port, verbose=False)
         server.start()
         try:
-            host, port = server.get_host_and_port()
-            aws = EmbeddedAws(endpoint_url=f"http://{host}:{port}")
+            _, bound = server.get_host_and_port()
+            aws = EmbeddedAws(endpoint_url=f"http://{LOOPBACK}:{bound}")
             _reset(aws.endpoint_url)
             pointed = {
                 "AWS_ENDPOINT_URL": aws.endpoint_url,
@@ -107,6 +115,16 @@ def embedded_aws() -> Iterator[EmbeddedAws]:
                 yield aws
         finally:
             server.stop()
+
+
+def _check_free(bind: str, port: int) -> None:
+    """moto's server thread would wait forever for a port it cannot bind: refuse a busy one first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((bind, port))
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise EmbeddedAwsError(f"cannot listen on {bind}:{port}: {reason} (choose another --port)") from None
 
 
 def _no_proxy(current: str | None) -> str:

@@ -3,6 +3,7 @@
     python -m rolewatch.demo                 # the demo, for a person
     python -m rolewatch.demo --verbose       # plus the function's own log lines per event
     python -m rolewatch.demo --record r.json # plus a machine-readable record (the integration test reads it)
+    python -m rolewatch.demo --serve         # keep the embedded AWS running for `sam local invoke` (serve.py)
 
 Exit status: 0 when every event had the outcome the story expects, 1 when one did not (or the handler
 failed), 2 when the demo could not run (a missing file, the embedded AWS not starting).
@@ -13,13 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolewatch.demo import scenario
+from rolewatch.demo import scenario, serve
 from rolewatch.demo.account import REPO_ROOT, SeededAccount, SeedError, load_sample, seed_account
 from rolewatch.demo.cloudtrail import TemplateError
 from rolewatch.demo.console import Console
@@ -29,6 +31,8 @@ from rolewatch.demo.resources import DemoResources, FunctionEnvironment, create_
 from rolewatch.demo.resources import load_template as load_cfn_template
 from rolewatch.demo.subscriber import ReceivedMessage, drain
 from rolewatch.demo.weekly import WeeklyAuditRun, run_weekly_audit
+from rolewatch.local_env import LocalEnvError
+from rolewatch.sam_template import TemplateError as SamTemplateError
 
 EVENT_HANDLER = "rolewatch.handlers.event_audit.handler"
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -90,12 +94,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the weekly HTML report goes (out/)")
     parser.add_argument("--record", type=Path, help="also write a JSON record of every event and message here")
     parser.add_argument("--verbose", action="store_true", help="show the function's log lines for each event")
+    serving = parser.add_argument_group("--serve: the embedded AWS for `sam local invoke`, until Ctrl-C")
+    serving.add_argument("--serve", action="store_true", help="seed it, write env.json and keep it running")
+    serving.add_argument("--port", type=int, default=serve.DEFAULT_PORT, help="port (default %(default)s)")
+    serving.add_argument("--bind", default=serve.DEFAULT_BIND, help="address to listen on (default %(default)s)")
+    serving.add_argument("--host", default=serve.DEFAULT_HOST, help="its name in SAM's containers (%(default)s)")
+    serving.add_argument("--env-file", type=Path, default=Path("env.json"), help="where to write (default env.json)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     console = Console()
+    if options.serve:
+        return _serve(console, options)
     try:
         record = run(console, out_dir=options.out, verbose=options.verbose)
     except (EmbeddedAwsError, SeedError, TemplateError, ImportError) as exc:
@@ -104,6 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.record:
         options.record.write_text(json.dumps(record.to_dict(), indent=1, default=str), encoding="utf-8")
     return 0 if record.ok else 1
+
+
+def _serve(console: Console, options: argparse.Namespace) -> int:
+    try:
+        serve.serve(
+            console, options.env_file, port=options.port, bind=options.bind, host=options.host, stop=threading.Event()
+        )
+    except (EmbeddedAwsError, SeedError, SamTemplateError, LocalEnvError, ImportError) as exc:
+        print(f"rolewatch demo: cannot serve: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run(console: Console, *, out_dir: Path = DEFAULT_OUT, verbose: bool = False) -> DemoRecord:

@@ -205,6 +205,8 @@ def function_environment(
     parameters = (template or {}).get("Parameters", {}) or {}
     resolved: dict[str, str] = {}
     for name, value in declared.items():
+        if value == {"Ref": "AWS::NoValue"}:
+            continue  # absent when deployed (AWS_ENDPOINT_URL: only `sam local invoke` sets it)
         text = _resolve(value, physical, parameters, resources)
         if text is None:
             notes.append(f"{name}: {json.dumps(value)} cannot be resolved here; the demo's value is used")
