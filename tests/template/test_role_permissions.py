@@ -175,8 +175,9 @@ def test_requires_refuses_what_cannot_be_granted(monkeypatch):
 
 # -- every AWS call of the code is declared --------------------------------------------------------
 
-# Never deployed: the demo seeds a local moto server; the command line runs with the user's credentials.
-NOT_DEPLOYED = ("rolewatch/demo/", "rolewatch/cli.py")
+# Never deployed: the demo seeds a local moto server; the command line (local_env.py included) runs with
+# the user's credentials.
+NOT_DEPLOYED = ("rolewatch/demo/", "rolewatch/cli.py", "rolewatch/local_env.py")
 
 
 def _deployed_files() -> list[Path]:
