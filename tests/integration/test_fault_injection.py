@@ -30,6 +30,10 @@ import rolewatch.delivery
 import rolewatch.handlers.event_audit
 from rolewatch.settings import EVENT_FUNCTION_REQUIRES, load_settings
 
+# The whole fault suite runs every fault against a full stack (about a minute): `make test` runs it,
+# `make unit` leaves it out.
+pytestmark = pytest.mark.slow
+
 CONTEXT = LambdaContext()
 ATTACH = "iam-attach-role-policy.json"  # ci-deployer attaches AdministratorAccess: one CRITICAL report
 RUN_INSTANCES = "ec2-run-instances.json"  # an instance launched with a profile: EC2 is read too
