@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
+
+from rolewatch import sam_template
 
 STACK = "rolewatch-demo"
 EVENT_FUNCTION = "EventAuditFunction"
@@ -154,29 +155,9 @@ def _subscribed_queue(region: str, topic_arn: str) -> tuple[str, str, str]:
 # -- the function's environment, from template.yaml -------------------------------------------------
 
 
-class _CloudFormationLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) read as their long form."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = str(value).split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {name: value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
 def load_template(path: Path) -> dict[str, Any]:
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
-    return loaded if isinstance(loaded, dict) else {}
+    """The template with CloudFormation's short-form tags in their long form (one loader: sam_template's)."""
+    return sam_template.load_template(path)
 
 
 @dataclass(frozen=True)
