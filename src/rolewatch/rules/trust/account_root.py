@@ -12,16 +12,14 @@ from rolewatch.principals import (
     partition_of_arn,
 )
 from rolewatch.remediation import update_trust_cli
-from rolewatch.remediation.trust_document import add_condition, split_principals
 from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust.pins import ACCOUNT_NARROWING, conditions_pinning, mfa_required
 from rolewatch.rules.trust.statements import (
     ASSUME_ROLE,
     can_assume,
-    raw_statement,
-    replace_statement,
     statement_location,
     statement_principals,
+    with_principals_pinned,
 )
 
 
@@ -56,15 +54,16 @@ def _account_root_finding(ctx: RuleContext, statement: Statement, root: TrustPri
         "allow sts:AssumeRole on it can assume it."
     )
     partition = root.partition or partition_of_arn(ctx.role.arn)
-    rest, moved = split_principals(raw_statement(ctx, statement), "AWS", [root.value])
     trusted_role = f"arn:{partition}:iam::{root.account}:role/REPLACE_WITH_TRUSTED_ROLE_NAME"
-    add_condition(moved, "ArnEquals", "aws:PrincipalArn", trusted_role)
+    fixed = with_principals_pinned(
+        ctx, statement, "AWS", [root.value], operator="ArnEquals", key="aws:PrincipalArn", value=trusted_role
+    )
     return ctx.finding(
         "trust-account-root",
         detail,
         actions=[ASSUME_ROLE],
         evidence=[where, root.label],
         cli=[update_trust_cli(ctx.role)],
-        policy=replace_statement(ctx, statement, [s for s in (rest, moved) if s is not None]),
+        policy=fixed,
         severity=None if own else Severity.HIGH,
     )

@@ -10,16 +10,14 @@ from rolewatch.principals import (
     TrustPrincipal,
 )
 from rolewatch.remediation import update_trust_cli
-from rolewatch.remediation.trust_document import add_condition, split_principals
 from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust.pins import SOURCE_PINS, conditions_pinning
 from rolewatch.rules.trust.statements import (
     ASSUME_ROLE,
     can_assume,
-    raw_statement,
-    replace_statement,
     statement_location,
     statement_principals,
+    with_principals_pinned,
 )
 
 # Services that assume a customer's role while acting for many customers, and whose documentation
@@ -113,15 +111,17 @@ def trust_service_confused_deputy(ctx: RuleContext) -> Iterator[Finding]:
             f"Role {ctx.role.name} trusts {names} ({where}) without an aws:SourceAccount, aws:SourceArn or "
             "aws:SourceOrgID condition, so the service could be made to use it for another account's resource."
         )
-        rest, moved = split_principals(raw_statement(ctx, statement), "Service", [p.value for p in services])
-        add_condition(moved, "StringEquals", "aws:SourceAccount", account)
+        values = [p.value for p in services]
+        fixed = with_principals_pinned(
+            ctx, statement, "Service", values, operator="StringEquals", key="aws:SourceAccount", value=account
+        )
         yield ctx.finding(
             "trust-service-confused-deputy",
             detail,
             actions=[ASSUME_ROLE],
             evidence=[where, *(p.label for p in services)],
             cli=[update_trust_cli(ctx.role)],
-            policy=replace_statement(ctx, statement, [s for s in (rest, moved) if s is not None]),
+            policy=fixed,
         )
 
 

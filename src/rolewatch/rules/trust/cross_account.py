@@ -9,16 +9,14 @@ from rolewatch.principals import (
     PrincipalClass,
 )
 from rolewatch.remediation import update_trust_cli
-from rolewatch.remediation.trust_document import add_condition, split_principals
 from rolewatch.rules.registry import RuleContext, rule
 from rolewatch.rules.trust.pins import EXTERNAL_ID, conditions_pinning, mfa_required
 from rolewatch.rules.trust.statements import (
     ASSUME_ROLE,
     can_assume,
-    raw_statement,
-    replace_statement,
     statement_location,
     statement_principals,
+    with_principals_pinned,
 )
 
 
@@ -67,14 +65,22 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
                 " The trust names particular principals, not the whole account: if that account is your own,"
                 " no external id is needed; if it is a third party's, require one."
             )
-        rest, moved = split_principals(raw_statement(ctx, statement), "AWS", [p.value for p in foreign])
-        add_condition(moved, "StringEquals", "sts:ExternalId", "REPLACE_WITH_EXTERNAL_ID")
+        values = [p.value for p in foreign]
+        fixed = with_principals_pinned(
+            ctx,
+            statement,
+            "AWS",
+            values,
+            operator="StringEquals",
+            key="sts:ExternalId",
+            value="REPLACE_WITH_EXTERNAL_ID",
+        )
         yield ctx.finding(
             "trust-cross-account-without-external-id",
             detail,
             actions=[ASSUME_ROLE],
             evidence=[where, *(p.label for p in foreign)],
             cli=[update_trust_cli(ctx.role)],
-            policy=replace_statement(ctx, statement, [s for s in (rest, moved) if s is not None]),
+            policy=fixed,
             severity=Severity.LOW if mfa or named_only else None,
         )

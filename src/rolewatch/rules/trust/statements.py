@@ -78,5 +78,15 @@ def replace_statement(ctx: RuleContext, statement: Statement, replacement: list[
     return trust_edits.replace_statement(ctx.role.trust_policy, _statements(ctx), statement, replacement)
 
 
+def with_principals_pinned(
+    ctx: RuleContext, statement: Statement, kind: str, values: list[str], *, operator: str, key: str, value: str
+) -> dict[str, Any]:
+    """The role's trust policy with the `kind` principals `values` moved out of the statement into a copy
+    that also requires `operator` `key` = `value`; the statement's other principals keep it as it was."""
+    rest, moved = trust_edits.split_principals(raw_statement(ctx, statement), kind, values)
+    trust_edits.add_condition(moved, operator, key, value)
+    return replace_statement(ctx, statement, [s for s in (rest, moved) if s is not None])
+
+
 def _statements(ctx: RuleContext) -> tuple[Statement, ...]:
     return ctx.trust.statements if ctx.trust else ()
