@@ -29,6 +29,7 @@ from rolewatch.model import Finding, PolicyError, RoleSnapshot, Severity
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.document import parse_policy, type_name
 from rolewatch.rule_metadata import rule_catalogue
+from rolewatch.yaml_data import load_yaml
 
 DEFAULT_BASELINE = "rolewatch/baselines/default.yaml"
 
@@ -256,7 +257,7 @@ def _default_baseline() -> Baseline:
 
 def parse_baseline_text(text: str, source: str) -> Baseline:
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise BaselineError(f"{source}: not valid YAML: {exc}") from None
     return parse_baseline(raw, source)

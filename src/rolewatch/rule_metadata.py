@@ -17,9 +17,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-import yaml
-
 from rolewatch.model import CATEGORIES, Finding, Remediation, Severity
+from rolewatch.yaml_data import load_yaml
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def rule_catalogue() -> dict[str, RuleMeta]:
     merged: dict[str, RuleMeta] = {}
     origin: dict[str, str] = {}
     for where, text in metadata_files():
-        for rule_id, meta in parse_catalogue(yaml.safe_load(text), where).items():
+        for rule_id, meta in parse_catalogue(load_yaml(text), where).items():
             if rule_id in merged:
                 raise ValueError(f"{where}: {rule_id} is already described in {origin[rule_id]}")
             merged[rule_id], origin[rule_id] = meta, where

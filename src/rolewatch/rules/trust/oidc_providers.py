@@ -16,9 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from rolewatch.model import Severity
+from rolewatch.yaml_data import load_yaml
 
 PROVIDERS_FILE = "oidc_providers.yaml"
 
@@ -186,7 +185,7 @@ _MATCH_FIELDS = {"issuers", "issuer_prefixes", "issuer_pattern"}
 @cache
 def _table() -> tuple[tuple[_Provider, ...], OidcScheme]:
     text = resources.files(__package__).joinpath(PROVIDERS_FILE).read_text()
-    return parse_providers(yaml.safe_load(text))
+    return parse_providers(load_yaml(text))
 
 
 def parse_providers(raw: Any) -> tuple[tuple[_Provider, ...], OidcScheme]:
