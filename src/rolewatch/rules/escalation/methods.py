@@ -81,7 +81,9 @@ def methods() -> tuple[Method, ...]:
 class _MethodIndex:
     """The methods' action masks, computed once per process."""
 
-    steps: tuple[tuple[Method, tuple[tuple[str, int, bool], ...]], ...]  # (method, (action, mask, unrestricted only))
+    # (method, union of its actions' masks, union of those that count only on every resource, its actions
+    # outside the catalogue); a method needing an every-resource action the catalogue lacks is left out
+    needs: tuple[tuple[Method, int, int, tuple[str, ...]], ...]
     relevant: int  # every catalogue action some method needs
     unrestricted_only: int  # actions that count only on every resource
     outside: tuple[str, ...]  # method actions outside the catalogue, matched by statement text
@@ -90,22 +92,29 @@ class _MethodIndex:
 @cache
 def _method_index() -> _MethodIndex:
     cat = catalogue()
-    steps = []
+    needs = []
     relevant = unrestricted_only = 0
     outside: list[str] = []
     for method in methods():
-        actions = []
+        need = need_everywhere = 0
+        own_outside: list[str] = []
+        possible = True
         for action in method.actions:
             mask = cat.expand(action)
-            only = action in UNRESTRICTED_ONLY
             relevant |= mask
-            if only:
+            if action in UNRESTRICTED_ONLY:
                 unrestricted_only |= mask
+                need_everywhere |= mask
+                possible = possible and bool(mask)
+            elif mask:
+                need |= mask
+            else:
+                own_outside.append(action)
             if not mask and action not in outside:
                 outside.append(action)
-            actions.append((action, mask, only))
-        steps.append((method, tuple(actions)))
-    return _MethodIndex(tuple(steps), relevant, unrestricted_only, tuple(outside))
+        if possible:
+            needs.append((method, need, need_everywhere, tuple(own_outside)))
+    return _MethodIndex(tuple(needs), relevant, unrestricted_only, tuple(outside))
 
 
 # Roles whose policies differ often agree on the few hundred actions the methods need, so the methods
@@ -165,28 +174,16 @@ def _candidates(permissions: Permissions, index: _MethodIndex) -> list[tuple[Met
     """Methods whose catalogue actions are all granted: (method, needs conditional grants, its actions
     outside the catalogue)."""
     out: list[tuple[Method, bool, tuple[str, ...]]] = []
-    definite_all, escalation_all = permissions.definite, permissions.escalation
-    everywhere = permissions.unrestricted
-    for method, steps in index.steps:
-        conditional = False
-        ok = True
-        outside: list[str] = []
-        for action, mask, unrestricted_only in steps:
-            if unrestricted_only:
-                definite = bool(mask) and (everywhere & definite_all & mask) == mask
-                any_grant = bool(mask) and (everywhere & escalation_all & mask) == mask
-            elif mask:
-                definite = (definite_all & mask) == mask
-                any_grant = (escalation_all & mask) == mask
-            else:
-                outside.append(action)
-                continue
-            if not any_grant:
-                ok = False
-                break
-            conditional = conditional or not definite
-        if ok:
-            out.append((method, conditional, tuple(outside)))
+    definite, granted = permissions.definite, permissions.escalation
+    definite_everywhere = permissions.unrestricted & definite
+    granted_everywhere = permissions.unrestricted & granted
+    for method, need, need_everywhere, outside in index.needs:
+        # every action granted (one mask test for them all, not one per action) ...
+        if (granted & need) != need or (granted_everywhere & need_everywhere) != need_everywhere:
+            continue
+        # ... and conditional unless every one of them is granted without conditions
+        conditional = (definite & need) != need or (definite_everywhere & need_everywhere) != need_everywhere
+        out.append((method, conditional, outside))
     return out
 
 
