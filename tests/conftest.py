@@ -1,5 +1,7 @@
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,3 +18,30 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not present at {SHARED_DATA} (a fresh clone has none)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _aws_managed_policies_in_the_aws_partition_only() -> Iterator[None]:
+    """moto builds its ~1,300 AWS-managed policies in the IAM backend of each of the six partitions the
+    first time a request's access key is looked up (moto.iam.models.get_account_id_from walks every
+    partition): about 0.2 s each, for every account a test creates with the policies loaded. The tests
+    use the `aws` partition only, so the other five are built without them; `aws` is unchanged.
+    Where moto's internals differ from what this expects, nothing is patched (only slower)."""
+    try:
+        from moto.iam.models import IAMBackend
+    except ImportError:
+        yield
+        return
+    original = getattr(IAMBackend, "_init_aws_policies", None)
+    if original is None:
+        yield
+        return
+
+    def aws_partition_only(self: Any) -> Any:
+        return original(self) if self.region_name == "aws" else []
+
+    IAMBackend._init_aws_policies = aws_partition_only  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        IAMBackend._init_aws_policies = original  # type: ignore[method-assign]

@@ -304,6 +304,14 @@ class _Reps:
                     _add_mask(mine, new, (cost(c0), build(path)))
 
 
+# What of an edge a path through it depends on: not its source, kind or launchers.
+_EdgeShape = tuple[TargetGroup | None, str | None, str, tuple[str, ...], bool]
+
+
+def _shape(edge: Edge) -> _EdgeShape:
+    return (edge.group, edge.target, edge.how, edge.conditions, edge.conditional)
+
+
 def _entered(hop: Hop, via: Edge) -> Hop:
     conditions = tuple(dict.fromkeys(via.conditions + hop.conditions))
     return Hop(hop.target, via.how, conditions, via.conditional or hop.conditional)
@@ -367,6 +375,10 @@ class PrincipalGraph:
         self._reach_of: dict[str | TargetGroup, _Reps] = {}
         self._escalations: dict[tuple[int, ...], tuple[Path, ...]] = {}
         self._escalations_of: str | None = None
+        # What a set of first edges gains a principal with a given power does not depend on which
+        # principal it is: the paths (hops, reach) are found once per (edge shapes, power) and each
+        # principal's paths start from it. Many roles share both (a template's PassRole statements).
+        self._gains: dict[tuple[tuple[_EdgeShape, ...], Power], tuple[tuple[tuple[Hop, ...], Reach], ...]] = {}
         self._in_progress: set[str | TargetGroup] = set()
         self._partial: dict[
             str | TargetGroup, tuple[_Reps, list[tuple[str | TargetGroup, tuple[Hop, ...], Edge | None]]]
@@ -630,14 +642,18 @@ class PrincipalGraph:
         return list(found)
 
     def _escalations_by(self, arn: str, edges: list[Edge], mine: Power) -> tuple[Path, ...]:
-        gained = _Reps()
-        for edge in edges:
-            if edge.group is not None:
-                gained.merge(self._reach(edge.group), (), via=edge, skip=mine)
-            elif edge.target is not None:
-                hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
-                gained.merge(self._reach(edge.target), (hop,), skip=mine)
-        return tuple(_paths(arn, gained, self))
+        key = (tuple(_shape(edge) for edge in edges), mine)
+        gains = self._gains.get(key)
+        if gains is None:
+            gained = _Reps()
+            for edge in edges:
+                if edge.group is not None:
+                    gained.merge(self._reach(edge.group), (), via=edge, skip=mine)
+                elif edge.target is not None:
+                    hop = Hop(edge.target, edge.how, edge.conditions, edge.conditional)
+                    gained.merge(self._reach(edge.target), (hop,), skip=mine)
+            gains = self._gains[key] = tuple((p.hops, p.reach) for p in _paths(arn, gained, self))
+        return tuple(Path(arn, hops, reach) for hops, reach in gains)
 
     def _reach(self, start: str | TargetGroup) -> _Reps:
         return self._reach_with_dependencies(start)[0]
