@@ -358,6 +358,7 @@ class PrincipalGraph:
         self.trust = build_trust_index(trust, now)
         self._power_of = power
         self._launchers = tuple(launchers)
+        self._launcher_needs = tuple(_needs(launcher.actions) for launcher in self._launchers)
         self._service_sets: dict[str, dict[str, TrustEntry]] = {
             service: {e.role: e for e in entries} for service, entries in self.trust.by_service.items()
         }
@@ -484,7 +485,11 @@ class PrincipalGraph:
         passes = [s for s in permissions.scopes("iam:PassRole") if not s.grant.delegation]
         if not passes:
             return
-        held = [launcher for launcher in self._launchers if _holds(permissions, launcher.actions)]
+        held = [
+            launcher
+            for launcher, needs in zip(self._launchers, self._launcher_needs, strict=True)
+            if _holds(permissions, needs)
+        ]
         by_service: dict[str, list[str]] = {}
         for launcher in held:
             for service in launcher.services:
@@ -780,16 +785,26 @@ def _matching(entries: Iterable[TrustEntry], group: TargetGroup) -> list[TrustEn
     return ordered
 
 
-def _holds(permissions: Permissions, actions: Sequence[str]) -> bool:
-    cat = permissions.catalogue
+def _needs(actions: Sequence[str]) -> tuple[int, tuple[str, ...]]:
+    """The catalogue mask of the actions, and those of them outside the catalogue."""
+    cat = catalogue()
+    mask = 0
+    outside: list[str] = []
     for action in actions:
-        mask = cat.expand(action)
-        if mask:
-            if (permissions.escalation & mask) != mask:
-                return False
-        elif not permissions.allows(action):
-            return False
-    return True
+        bits = cat.expand(action)
+        if bits:
+            mask |= bits
+        else:
+            outside.append(action)
+    return mask, tuple(outside)
+
+
+def _holds(permissions: Permissions, needs: tuple[int, tuple[str, ...]]) -> bool:
+    """Are all the actions allowed, each on some resource (one mask test for those in the catalogue)?"""
+    mask, outside = needs
+    if (permissions.escalation & mask) != mask:
+        return False
+    return all(permissions.allows(action) for action in outside)
 
 
 def _paths(source: str, gained: _Reps, graph: PrincipalGraph) -> list[Path]:

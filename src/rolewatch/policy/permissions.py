@@ -387,9 +387,13 @@ def _formats_met(pattern: str) -> list[tuple[str, str, str]]:
     return out
 
 
-# Bounded: patterns are mostly unique per role (bucket and table names), and each mask holds up to
-# 2.5 KB; the shared ones (the managed policies') stay hot.
-@lru_cache(maxsize=4096)
+# Patterns are mostly unique per role (bucket and table names): a 5,000-role account has some 7,000,
+# each asked about again by the rules. Bounded, but above that: the masks are interned (shared), so an
+# entry costs its pattern and a few references, where recomputing one costs a walk over the formats.
+_PATTERNS_KEPT = 16384
+
+
+@lru_cache(maxsize=_PATTERNS_KEPT)
 def _pattern_analysis(pattern: str) -> tuple[int, int, frozenset[tuple[str, str]]]:
     """For one Resource pattern: the actions that can act on some resource it matches, the actions it
     reaches every resource of one of their types for, and those (prefix, type) pairs."""
@@ -420,7 +424,7 @@ def resource_pattern_full_mask(pattern: str) -> int:
     return _types_covered(pattern)[0]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_PATTERNS_KEPT)
 def resources_full_mask(patterns: tuple[str, ...]) -> int:
     mask = 0
     for pattern in patterns:
@@ -524,19 +528,25 @@ class Permissions:
         if principal is not None:
             policies = [(label, _for_principal(p, principal)) for label, p in policies]
             boundary = _for_principal(boundary, principal) if boundary is not None else None
-        denies = [d for _, p in policies for d in p.denies if d.in_force(now) is ConditionClass.TIME_OPEN]
+        denies = [
+            d
+            for _, p in policies
+            for d in p.denies
+            if not d.time_conditions or d.in_force(now) is ConditionClass.TIME_OPEN
+        ]
         boundary_allows: list[Grant] = []
         if boundary is not None:
             denies += [d for d in boundary.denies if d.in_force(now) is ConditionClass.TIME_OPEN]
             boundary_allows = [g for g in boundary.allows if g.in_force(now) is not ConditionClass.TIME_CLOSED]
         self._deny_grants = denies
+        self._outside_allowed: dict[str, bool] = {}  # allows() of names outside the catalogue, as asked
         # Statements that can grant names outside the catalogue: only those on every resource (the
         # resource types of an unknown action are unknown). Kept whatever their catalogue mask.
         self._text_grants = [
             g
             for _, p in policies
             for g in p.allows
-            if g.unrestricted and g.in_force(now) is not ConditionClass.TIME_CLOSED
+            if g.unrestricted and (not g.time_conditions or g.in_force(now) is not ConditionClass.TIME_CLOSED)
         ]
         bound_any = bound_full = cat.all
         if boundary is not None:
@@ -547,23 +557,25 @@ class Permissions:
         grants: list[LabeledGrant] = []
         for label, policy in policies:
             for g in policy.allows:
-                if not g.mask or g.in_force(now) is ConditionClass.TIME_CLOSED:
+                if not g.mask or (g.time_conditions and g.in_force(now) is ConditionClass.TIME_CLOSED):
                     continue
                 # Without a boundary the compiled grant's own masks serve (shared, not copied: a 5,000
                 # role audit keeps a few thousand of these alive).
-                pieces = [
-                    LabeledGrant(
-                        label,
-                        g,
-                        g.mask if boundary is None else g.mask & bound_any,
-                        g.full if boundary is None else g.full & bound_any,
-                        None if g.unrestricted else g.resources,
-                        g.resources if g.not_resource else (),
-                    )
-                ]
-                for d in denies:
-                    if d.mask & g.mask:
-                        pieces = [q for p in pieces for q in _apply_deny(p, d)]
+                whole = LabeledGrant(
+                    label,
+                    g,
+                    g.mask if boundary is None else g.mask & bound_any,
+                    g.full if boundary is None else g.full & bound_any,
+                    None if g.unrestricted else g.resources,
+                    g.resources if g.not_resource else (),
+                )
+                hits = [d for d in denies if d.mask & g.mask]
+                if boundary is None and not hits:
+                    grants.append(whole)  # the usual case: nothing cuts it (its mask is not empty)
+                    continue
+                pieces = [whole]
+                for d in hits:
+                    pieces = [q for p in pieces for q in _apply_deny(p, d)]
                 if boundary is not None:
                     pieces = [q for p in pieces for q in _apply_boundary(p, boundary_allows, bound_full)]
                 grants.extend(p for p in pieces if p.mask)
@@ -588,8 +600,16 @@ class Permissions:
         i = self.catalogue.index.get(action.lower())
         if i is not None:
             return bool(self.allowed >> i & 1)
+        known = self._outside_allowed.get(action)
+        if known is None:
+            known = self._outside_allowed[action] = self._allows_outside(action)
+        return known
+
+    def _allows_outside(self, action: str) -> bool:
         # Outside the catalogue (a new or retired action): only unrestricted statements can grant it,
         # an unrestricted Deny naming it removes it, and a boundary must allow it too.
+        if not self._text_grants:
+            return False
         if any(d.unrestricted and not d.not_resource and d.names_action(action) for d in self._deny_grants):
             return False
         if self.boundary is not None and not _boundary_names(self.boundary, action):

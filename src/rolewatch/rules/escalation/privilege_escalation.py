@@ -25,8 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 
 from rolewatch.model import Finding, Severity
+from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.graph import ASSUME, PASS_ROLE, PrincipalGraph
 from rolewatch.policy.permissions import Permissions, format_conditions
 from rolewatch.rules.escalation.methods import (
@@ -96,7 +98,7 @@ def privilege_escalation(ctx: RuleContext) -> Iterator[Finding]:
 def _judge(ctx: RuleContext, graph: PrincipalGraph | None, method: Method, conditional: bool) -> _Way | None:
     """The method as a way to escalate, or None when the graph shows it gains nothing."""
     cat = ctx.permissions.catalogue
-    actions = tuple(cat.canonical(a) or a for a in method.actions)
+    actions, known_as = _method_text(method)
     severity = Severity.CRITICAL if method.direct_iam else Severity.HIGH
     notes: list[str] = []
     path_text = ""
@@ -123,7 +125,7 @@ def _judge(ctx: RuleContext, graph: PrincipalGraph | None, method: Method, condi
         severity = lower_severity(severity)
     mask = cat.mask_of(method.actions)  # cached: method.actions is a tuple
     evidence = [f"method: {method.title} ({' + '.join(actions)}), {severity.value}"]
-    evidence += [f"  known as {n}" for n in method.names]
+    evidence += known_as
     evidence += [f"  granted by {g}" for g in sorted(contributing(ctx, mask))]
     evidence += [f"  {n}" for n in notes]
     if graph is not None and method.direct_iam:
@@ -135,6 +137,13 @@ def _judge(ctx: RuleContext, graph: PrincipalGraph | None, method: Method, condi
     if conditional:
         evidence.append("  only when the conditions of its statements hold")
     return _Way(method.title, actions, severity, tuple(evidence), path_text, conditional)
+
+
+@cache
+def _method_text(method: Method) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A method's actions as the catalogue spells them, and its evidence lines naming its sources."""
+    cat = catalogue()
+    return tuple(cat.canonical(a) or a for a in method.actions), tuple(f"  known as {n}" for n in method.names)
 
 
 _REMOVE_BOUNDARY = ("iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary")
