@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from weakref import WeakKeyDictionary
 
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.policy.globs import glob_match
@@ -135,8 +136,20 @@ def _methods_key(permissions: Permissions, index: _MethodIndex) -> tuple[int, ..
     )
 
 
+# The principal graph (power_of, for every role) and the privilege-escalation rule ask about the same
+# Permissions object: it is answered once while the object lives (weak keys keep nothing alive).
+_SATISFIED: WeakKeyDictionary[Permissions, list[tuple[Method, bool]]] = WeakKeyDictionary()
+
+
 def satisfied_methods(permissions: Permissions) -> list[tuple[Method, bool]]:
     """Minimal satisfied methods, each with whether it needs conditional grants."""
+    known = _SATISFIED.get(permissions)
+    if known is None:
+        known = _SATISFIED[permissions] = _satisfied_methods(permissions)
+    return list(known)
+
+
+def _satisfied_methods(permissions: Permissions) -> list[tuple[Method, bool]]:
     index = _method_index()
     key = _methods_key(permissions, index)
     candidates = _CANDIDATES_CACHE.get(key)
@@ -164,7 +177,7 @@ def satisfied_methods(permissions: Permissions) -> list[tuple[Method, bool]]:
         if len(_MINIMAL_CACHE) >= _CANDIDATES_CACHE_SIZE:
             _MINIMAL_CACHE.pop(next(iter(_MINIMAL_CACHE)))
         _MINIMAL_CACHE[key_found] = minimal
-    return list(minimal)
+    return minimal  # shared: satisfied_methods hands out copies
 
 
 _MINIMAL_CACHE: dict[tuple[tuple[int, bool], ...], list[tuple[Method, bool]]] = {}
