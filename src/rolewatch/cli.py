@@ -17,9 +17,11 @@ file is listed in the report's errors while everything else is still audited).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -181,9 +183,10 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
         notes.extend(f"{name}: {n}" for n in account.notes)
         del value, account  # the parsed file is not needed once its roles are read (~50 MB at 5,000 roles)
 
-    result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC), complete=whole_accounts)
-    result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
-    write_report(result, args.format, out, sources=list(args.files), color=args.color, locations=locations)
+    with _long_lived_frozen():
+        result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC), complete=whole_accounts)
+        result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
+        write_report(result, args.format, out, sources=list(args.files), color=args.color, locations=locations)
     if not out.isatty():
         out.flush()
     if result.errors:
@@ -191,6 +194,24 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     if args.fail_on is not None and at_or_above(result.findings, args.fail_on):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector's full passes off what lives for the whole run.
+
+    The roles read, the action catalogue and the modules live until the audit ends; every full pass of
+    the collector would walk them again (eight passes, some 20 % of a 5,000-role check). Frozen, they
+    are skipped; they are still freed as usual when nothing refers to them, and unfrozen afterwards,
+    so a caller that runs the CLI in-process (the tests) keeps its collector as it was."""
+    from rolewatch.policy.catalogue import catalogue
+
+    catalogue()  # loaded now, frozen with the rest
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _read_json(name: str) -> object:
@@ -202,12 +223,17 @@ def _read_json(name: str) -> object:
         raise InputError(f"{name}: is a directory, not a JSON file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
+    collecting = gc.isenabled()
+    gc.disable()  # parsed JSON holds no reference cycles: a collection during the parse finds nothing
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise InputError(f"{name}: not valid JSON: nested too deeply") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _audit(args: argparse.Namespace, out: TextIO) -> int:

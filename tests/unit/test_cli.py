@@ -171,3 +171,16 @@ def test_module_entry_point_runs(tmp_path):
     )
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["summary"]["findings"] >= 1
+
+
+@pytest.mark.parametrize("content", ["{not json", None], ids=["bad-input", "good-input"])
+def test_the_garbage_collector_is_left_as_it_was(tmp_path, content):
+    """check pauses the collector while parsing and freezes what lives for the whole run: neither
+    outlives the command, whether it succeeds or fails (the tests themselves run it in-process)."""
+    import gc
+
+    path = write(tmp_path, "in.json", content) if content else str(SAMPLE)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    code, _, _ = run("check", path)
+    assert code == 2 if content else code in (0, 1)  # 1: findings at or above --fail-on
+    assert gc.isenabled() and gc.get_freeze_count() == 0
