@@ -29,15 +29,15 @@ from rolewatch.analyzer.check import AccessAnalyzerCheck
 from rolewatch.analyzer.translate import account_skipped_finding
 from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
 from rolewatch.baseline import Baseline, load_baseline
-from rolewatch.delivery import Delivered, publish, publish_chat
+from rolewatch.delivery import Delivered, publish
+from rolewatch.integrations.dispatch import AuditDelivery, Integrations, IntegrationsOutcome
 from rolewatch.inventory.account_reader import AccountInventory, AccountReadError, read_account
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.model import AuditResult, Finding
+from rolewatch.model import AuditResult, Finding, Severity
 from rolewatch.progress import Progress
 from rolewatch.report import build_report
-from rolewatch.report.chat import ChatContext, compose_chat
+from rolewatch.report.chat import ChatContext
 from rolewatch.report.document import build_summary, format_timestamp
-from rolewatch.report.notification import reportable
 from rolewatch.report.render_html import HtmlContext, render_html
 from rolewatch.report.render_ocsf import render_ocsf
 from rolewatch.settings import Settings
@@ -225,7 +225,7 @@ class WeeklyOutcome:
     summary: dict[str, Any]
     stored: StoredReport
     delivered: Delivered | None
-    integration_failures: Mapping[str, str] = field(default_factory=dict)  # name -> why; reports still delivered
+    integrations: IntegrationsOutcome = field(default_factory=IntegrationsOutcome)
 
     def to_dict(self) -> dict[str, Any]:
         """What the handler returns (and logs): small, no findings."""
@@ -245,7 +245,7 @@ class WeeklyOutcome:
             },
             "published": self.delivered.message_id if self.delivered else None,
             "api_calls": self.summary["api_calls"],
-            "integration_failures": dict(self.integration_failures),
+            "integrations": self.integrations.to_dict(),
         }
 
     def metrics(self) -> dict[str, int]:
@@ -255,8 +255,8 @@ class WeeklyOutcome:
             "NewFindings": self.summary["new"],
             "ResolvedFindings": self.summary["resolved"],
             "SourcesNotRead": len(self.summary["not_read"]),
-            **({"ChatNotificationsFailed": 1} if "chat" in self.integration_failures else {}),
             **counts,
+            **self.integrations.metrics(),
         }
 
 
@@ -268,8 +268,11 @@ def run_weekly_audit(
     live_checks: Sequence[LiveCheck] = (),
     regions: Iterable[str] | None = None,
     now: datetime | None = None,
+    trigger: str = "schedule",
+    integrations: Integrations | None = None,
 ) -> WeeklyOutcome:
-    """Audit the account, store the JSON and HTML reports, compare with the previous run, publish the summary."""
+    """Audit the account, store the JSON and HTML reports, compare with the previous run, publish the summary.
+    `integrations` (default: as the settings say) get the result before the summary is written."""
     if not settings.report_bucket:
         raise ValueError("the account audit needs REPORT_BUCKET for its reports")
     start = Counter(clients.counter.calls)
@@ -308,14 +311,16 @@ def run_weekly_audit(
         html_uri=f"s3://{bucket}/{html_key}",
         console_url=console_url(bucket, html_key, clients.region),
     )
-    failures: dict[str, str] = {}
-    if settings.chat_topic_arn:
-        why = _publish_weekly_chat(clients, settings, audit.account_id, result, diff, link=links.console_url)
-        if why is not None:
-            failures["chat"] = why
-            LOG.warning("weekly chat notification not sent: %s", why)
-            result = replace(result, notes=(*result.notes, f"Chat notification not sent: {why}"))
-            audit = replace(audit, result=result)
+    integrated = deliver_integrations(
+        integrations or Integrations.from_settings(settings, clients),
+        audit,
+        trigger=trigger,
+        report_key=json_key,
+        chat=weekly_chat_context(audit.account_id, diff, link=links.console_url),
+        min_severity=settings.min_severity,
+    )
+    result = integrated.with_notes(result)
+    audit = replace(audit, result=result)
     generated = format_timestamp(audit.generated_at)
     summary = build_weekly_summary(
         result,
@@ -326,6 +331,7 @@ def run_weekly_audit(
         links=links,
         not_read=audit.not_read,
         api_calls=audit.api_calls,
+        integrations=integrated.notes(),
     )
     report = audit.report()
     report["weekly"] = summary
@@ -391,23 +397,47 @@ def run_weekly_audit(
         extra={"api_calls": _calls_since(clients, start)[0], "not_read": audit.not_read},
     )
     return WeeklyOutcome(
-        audit=audit, diff=diff, summary=summary, stored=stored, delivered=delivered, integration_failures=failures
+        audit=audit, diff=diff, summary=summary, stored=stored, delivered=delivered, integrations=integrated
     )
 
 
-def _publish_weekly_chat(
-    clients: AwsClients, settings: Settings, account_id: str, result: AuditResult, diff: WeekDiff, *, link: str
-) -> str | None:
-    """The week in one chat message (findings at or above MIN_SEVERITY, new and resolved, a link to the
-    HTML report); None when sent, else why not. Sent before the reports are stored, so a failure is
-    written into them."""
+def deliver_integrations(
+    integrations: Integrations,
+    audit: AccountAudit,
+    *,
+    trigger: str,
+    report_key: str,
+    chat: ChatContext | None = None,
+    min_severity: Severity = Severity.MEDIUM,
+) -> IntegrationsOutcome:
+    """Security Hub account-wide (only the roles read when IAM was read partially), the chat copy and the
+    audit-result event; the full report is stored for an oversized event, and again, complete, by store_run."""
+    complete = audit.inventory.iam_complete
+    return integrations.deliver(
+        AuditDelivery(
+            kind="weekly" if trigger == "schedule" else "on-demand",
+            account_id=audit.account_id,
+            result=audit.result,
+            role_names=None if complete else [r.name for r in audit.inventory.roles],
+            roles={r.arn: r for r in audit.inventory.roles},
+            trigger={"trigger": trigger},
+            report=audit.report(),
+            report_key=report_key,
+            generated_at=audit.generated_at,
+            chat=chat,
+            min_severity=min_severity,
+        )
+    )
+
+
+def weekly_chat_context(account_id: str, diff: WeekDiff, *, link: str) -> ChatContext:
+    """What the week's chat message says besides its findings: new and resolved, a link to the HTML report
+    (stored after the integrations ran, so that a chat failure is written into it)."""
     since = f" since {diff.previous_date}" if diff.previous_date else " (first run)"
-    context = ChatContext(
+    return ChatContext(
         event_type="rolewatch-weekly-audit",
         headline="Weekly audit",
         account=account_id,
         changed=[f"{len(diff.new)} new, {len(diff.resolved)} resolved{since}"],
         link=link,
     )
-    message = compose_chat(reportable(result, settings.min_severity), context)
-    return publish_chat(message, sns=clients.sns, topic_arn=str(settings.chat_topic_arn)).failure

@@ -9,10 +9,8 @@ The stored report is encrypted with SSE-KMS: with `kms_key_id` (REPORT_KMS_KEY_I
 otherwise under the bucket's default KMS key. Message attributes whose value is a tuple are sent as
 String.Array (see rolewatch.report.notification for the attribute contract).
 
-The chat topic (CHAT_TOPIC_ARN, optional) is different: a courtesy copy for a chat channel, never a
-reason to lose the report. `publish_chat` never raises: a missing topic, a denied or failing publish
-(after botocore's bounded standard-mode retries) comes back as a `ChatDelivery` naming the failure, which
-the caller writes into the report and counts as a metric, while the audit and its SNS report complete.
+The copies elsewhere (Security Hub, the chat topic, the audit-result event) are different: never a
+reason to lose the report, so they never raise (rolewatch.integrations).
 """
 
 from __future__ import annotations
@@ -23,15 +21,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import (
-    CHAT_TOPIC,
-    EVERY_FUNCTION,
-    REPORT_KEY,
-    REPORT_TOPIC,
-    STORED_REPORTS,
-    WITH_CHAT_TOPIC,
-    requires,
-)
+from rolewatch.aws_permissions import EVERY_FUNCTION, REPORT_KEY, REPORT_TOPIC, STORED_REPORTS, requires
 from rolewatch.report.notification import (
     SNS_MESSAGE_LIMIT,
     Notification,
@@ -53,37 +43,6 @@ class Delivered:
     message_id: str
     overflow_key: str | None = None
     bytes: int = 0
-    # Integrations that failed while the report itself was delivered: name -> why (e.g. {"chat": "..."}).
-    integration_failures: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ChatDelivery:
-    """The chat copy's fate: a message id, or why it was not sent."""
-
-    message_id: str | None = None
-    failure: str | None = None
-
-
-@requires("sns:Publish", by=EVERY_FUNCTION, on=CHAT_TOPIC, only_if=WITH_CHAT_TOPIC)
-def publish_chat(message: dict[str, Any], *, sns: Any, topic_arn: str) -> ChatDelivery:
-    """Publish a custom notification (rolewatch.report.chat) to the chat topic. Never raises."""
-    try:
-        response = sns.publish(TopicArn=topic_arn, Message=json.dumps(message, ensure_ascii=False))
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        why = f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
-        return ChatDelivery(failure=f"chat topic {topic_arn}: {why}")
-    except BotoCoreError as exc:
-        return ChatDelivery(failure=f"chat topic {topic_arn}: {exc}")
-    return ChatDelivery(message_id=response["MessageId"])
-
-
-@requires("s3:PutObject", by=EVERY_FUNCTION, on=STORED_REPORTS)  # the event report a chat message links
-@requires("kms:GenerateDataKey", by=EVERY_FUNCTION, on=REPORT_KEY)
-def store_report(s3: Any, bucket: str, key: str, report: dict[str, Any], kms_key_id: str | None) -> None:
-    """The full JSON report at `key` (SSE-KMS). Raises DeliveryError."""
-    _store(s3, bucket, key, report, kms_key_id)
 
 
 @requires("sns:Publish", by=EVERY_FUNCTION, on=REPORT_TOPIC)

@@ -18,6 +18,8 @@ Outcomes, each defined and tested:
   invocation (retry, then the DLQ), never "deleted before audit";
 - a policy attached to no role, an instance without a profile: a note, nothing to audit;
 - SNS or S3 failure: `DeliveryError` is raised (Lambda retries, then the DLQ);
+- an integration failing (Security Hub, the chat copy, the audit-result event): named in the report's
+  notes and counted, the report still published (rolewatch.integrations);
 - the same event delivered twice: the second delivery returns the first outcome and publishes nothing
   (Powertools idempotency on DynamoDB, keyed on the CloudTrail `eventID`, else the EventBridge `id`).
   The record holds a digest of the event id and counts (`AuditOutcome.to_record`), never payload text,
@@ -38,7 +40,7 @@ from typing import Any
 from rolewatch.analyzer.translate import role_skipped_findings
 from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
 from rolewatch.baseline import Baseline, load_baseline
-from rolewatch.delivery import Delivered, DeliveryError, publish, publish_chat, store_report
+from rolewatch.delivery import Delivered, publish
 from rolewatch.event.delta import PermissionDelta
 from rolewatch.event.delta_reader import DeltaReader
 from rolewatch.event.targets import TargetResolver, read_named_roles
@@ -50,14 +52,15 @@ from rolewatch.event.triggers import (
     TriggerResult,
     parse_event,
 )
+from rolewatch.integrations.dispatch import AuditDelivery, Integrations, IntegrationsOutcome
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.inventory.iam_reader import DEFAULT_RETRY, RetryPolicy, read_role
 from rolewatch.model import AuditResult, RoleSnapshot, Severity
 from rolewatch.report import build_report
-from rolewatch.report.chat import compose_chat, event_chat_context
+from rolewatch.report.chat import event_chat_context
 from rolewatch.report.document import severity_counts
 from rolewatch.report.event_context import actor_verified, claimed_grant_lines, event_header, event_record
-from rolewatch.report.notification import Notification, compose, reportable
+from rolewatch.report.notification import Notification, compose
 from rolewatch.settings import Settings
 from rolewatch.undo import undo_first
 from rolewatch.untrusted import shorten
@@ -106,12 +109,14 @@ class EventAudit:
     deltas: tuple[PermissionDelta, ...]
     result: AuditResult
     notes: tuple[str, ...] = ()
+    snapshots: Mapping[str, RoleSnapshot] = field(default_factory=dict)  # by role name, as read
 
     @property
     def account(self) -> str:
         if self.request.account:
             return self.request.account
         arns = [f.resource for f in self.result.findings if f.resource.startswith("arn:")]
+        arns += [s.arn for s in self.snapshots.values()]
         return arns[0].split(":")[4] if arns else ""
 
     @property
@@ -160,7 +165,7 @@ class AuditOutcome:
     message_id: str | None = None
     overflow_key: str | None = None
     duplicate: bool = False
-    integration_failures: Mapping[str, str] = field(default_factory=dict)  # name -> why; the report was delivered
+    integrations: IntegrationsOutcome = field(default_factory=IntegrationsOutcome)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,7 +179,7 @@ class AuditOutcome:
             "message_id": self.message_id,
             "overflow_key": self.overflow_key,
             "duplicate": self.duplicate,
-            "integration_failures": dict(self.integration_failures),
+            "integrations": self.integrations.to_dict(),
         }
 
     def to_record(self) -> dict[str, Any]:
@@ -212,10 +217,8 @@ class AuditOutcome:
         if self.status == "skipped":
             return {"SkippedEvents": 1}
         out = {"Audits": 1, "DeletedBeforeAudit": len(self.deleted), "ReportsPublished": int(bool(self.message_id))}
-        if "chat" in self.integration_failures:
-            out["ChatNotificationsFailed"] = 1
         out.update({f"Findings{severity.capitalize()}": n for severity, n in self.findings.items()})
-        return out
+        return out | self.integrations.metrics()
 
 
 class EventAuditService:
@@ -232,10 +235,10 @@ class EventAuditService:
         min_severity: Severity = Severity.MEDIUM,
         publish_clean: bool = False,
         live_checks: LiveChecks = (),
+        integrations: Integrations | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        chat_topic_arn: str | None = None,
     ) -> None:
         self.clients = clients
         self.topic_arn = topic_arn
@@ -245,10 +248,10 @@ class EventAuditService:
         self.min_severity = min_severity
         self.publish_clean = publish_clean
         self.live_checks = live_checks
+        self.integrations = integrations  # Security Hub, the chat copy, the audit-result event; None: none
         self.retry = retry
         self.sleep = sleep
         self.clock = clock  # the audit's `now`: the real time in Lambda, a fixed one in tests
-        self.chat_topic_arn = chat_topic_arn
 
     @classmethod
     def from_settings(
@@ -264,7 +267,7 @@ class EventAuditService:
             min_severity=settings.min_severity,
             publish_clean=settings.publish_clean,
             live_checks=live_checks,
-            chat_topic_arn=settings.chat_topic_arn,
+            integrations=Integrations.from_settings(settings, clients),
         )
 
     # -- the whole path ----------------------------------------------------------------------------
@@ -322,16 +325,12 @@ class EventAuditService:
             reason = "; ".join(audit.notes) or "the event names nothing that exists"
             LOG.info("nothing to audit for %s %s: %s", parsed.event_name, parsed.event_id, reason)
             return replace(base, status="nothing-to-audit", reason=reason)
+        audit, integrations = self.deliver_integrations(audit)
+        base = replace(base, integrations=integrations)
         delivered = self.publish(audit)
         if delivered is None:
             return replace(base, reason=f"nothing at or above {self.min_severity.value} to publish")
-        return replace(
-            base,
-            status="published",
-            message_id=delivered.message_id,
-            overflow_key=delivered.overflow_key,
-            integration_failures=dict(delivered.integration_failures),
-        )
+        return replace(base, status="published", message_id=delivered.message_id, overflow_key=delivered.overflow_key)
 
     # -- audit -------------------------------------------------------------------------------------
 
@@ -367,7 +366,9 @@ class EventAuditService:
             now=now,
         )
         result = replace(result, notes=tuple(targets.notes))
-        return EventAudit(request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes))
+        return EventAudit(
+            request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes), dict(snapshots)
+        )
 
     def _with_live_checks(self, result: AuditResult, snapshots: Iterable[RoleSnapshot], now: datetime) -> AuditResult:
         checks = tuple(self.live_checks() if callable(self.live_checks) else self.live_checks)
@@ -385,24 +386,46 @@ class EventAuditService:
 
     # -- delivery ----------------------------------------------------------------------------------
 
-    def publish(self, audit: EventAudit) -> Delivered | None:
-        """One message for the whole event, or None when nothing reaches MIN_SEVERITY (and not PUBLISH_CLEAN).
+    def deliver_integrations(self, audit: EventAudit) -> tuple[EventAudit, IntegrationsOutcome]:
+        """Security Hub (the roles named, deleted ones included, are the life cycle's scope), the chat
+        copy (only when the SNS report will be published; it links the full report) and the audit-result
+        event; what did not go through becomes a note of the report published next."""
+        if self.integrations is None:
+            return audit, IntegrationsOutcome()
+        key = self.report_key(audit)
+        chat = None
+        if self._notification(audit) is not None:
+            chat = event_chat_context(
+                audit.request, roles=audit.roles, deltas=audit.deltas, notice=audit.notice, link=None
+            )
+        outcome = self.integrations.deliver(
+            AuditDelivery(
+                kind="on-demand" if audit.request.event_source == DIRECT_INVOCATION else "event",
+                account_id=audit.account,
+                result=audit.result,
+                role_names=(*audit.roles, *audit.deleted),
+                roles={s.arn: s for s in audit.snapshots.values()},
+                trigger=event_record(audit.request),
+                report=audit.full_report(),
+                report_key=key,
+                generated_at=self.clock(),
+                chat=chat,
+                report_link=console_url(self.bucket, key, self.clients.region) if self.bucket else None,
+                min_severity=self.min_severity,
+            )
+        )
+        return replace(audit, result=outcome.with_notes(audit.result)), outcome
 
-        With a chat topic, the chat copy goes first (its link is the full JSON report, stored for it), so
-        that a chat failure can be named in the SNS report; it never stops the report itself."""
-        notification = self._notification(audit, [])
+    def report_key(self, audit: EventAudit) -> str:
+        """Where the event's full JSON report goes when SNS (or EventBridge) cannot carry it."""
+        day = datetime.now(UTC).strftime("%Y/%m/%d")
+        return f"reports/events/{day}/{_safe_key(audit.request.event_id)}.json"
+
+    def publish(self, audit: EventAudit) -> Delivered | None:
+        """One message for the whole event, or None when nothing reaches MIN_SEVERITY (and not PUBLISH_CLEAN)."""
+        notification = self._notification(audit)
         if notification is None:
             return None
-        day = datetime.now(UTC).strftime("%Y/%m/%d")
-        key = f"reports/events/{day}/{_safe_key(audit.request.event_id)}.json"
-        failures: dict[str, str] = {}
-        if self.chat_topic_arn:
-            why = self._publish_chat(audit, key)
-            if why is not None:
-                failures["chat"] = why
-                LOG.warning("chat notification of %s not sent: %s", audit.request.event_id, why)
-                # Same findings and threshold, one more header line: still a notification.
-                notification = self._notification(audit, [f"Chat notification not sent: {why}"]) or notification
         delivered = publish(
             notification,
             audit.full_report(),
@@ -410,7 +433,7 @@ class EventAuditService:
             topic_arn=self.topic_arn,
             s3=self.clients.s3,
             bucket=self.bucket,
-            key=key,
+            key=self.report_key(audit),
             kms_key_id=self.kms_key_id,
         )
         LOG.info(
@@ -420,28 +443,13 @@ class EventAuditService:
             notification.subject,
             extra={"message_id": delivered.message_id, "overflow_key": delivered.overflow_key},
         )
-        return replace(delivered, integration_failures=tuple(failures.items()))
+        return delivered
 
-    def _publish_chat(self, audit: EventAudit, key: str) -> str | None:
-        """The chat copy, linking the full report stored at `key`; None when sent, else why not."""
-        link = None
-        if self.bucket:
-            try:
-                store_report(self.clients.s3, self.bucket, key, audit.full_report(), self.kms_key_id)
-            except DeliveryError as exc:
-                return f"the full report for the chat link could not be stored: {exc}"
-            link = console_url(self.bucket, key, self.clients.region)
-        context = event_chat_context(
-            audit.request, roles=audit.roles, deltas=audit.deltas, notice=audit.notice, link=link
-        )
-        message = compose_chat(reportable(audit.result, self.min_severity), context)
-        return publish_chat(message, sns=self.clients.sns, topic_arn=str(self.chat_topic_arn)).failure
-
-    def _notification(self, audit: EventAudit, extra_header: list[str]) -> Notification | None:
+    def _notification(self, audit: EventAudit) -> Notification | None:
         return compose(
             audit.result,
             account=audit.account,
-            header=[*audit.header(), *extra_header],
+            header=audit.header(),
             min_severity=self.min_severity,
             publish_clean=self.publish_clean,
             notice=audit.notice,

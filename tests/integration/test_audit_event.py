@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boto3
 import pytest
@@ -20,12 +21,18 @@ from rolewatch.report.audit_event import DETAIL_TYPE, ENTRY_BYTES_LIMIT, SOURCE,
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-# The sample rule of README.md ("Routing audit results"): critical and high results only.
-SAMPLE_PATTERN = {
-    "source": ["rolewatch"],
-    "detail-type": ["rolewatch Audit Result"],
-    "detail": {"highest_severity": ["critical", "high"]},
-}
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_EVENT = ROOT / "events" / "outputs" / "audit-result.json"
+
+
+def readme_rule() -> dict:
+    """The sample rule of README.md ("Security Hub and EventBridge"): critical and high results only."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- sample-rule -->", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    return json.loads(block)
+
+
+SAMPLE_PATTERN = readme_rule()
 
 
 def finding(role: str = "app", severity: Severity = Severity.CRITICAL, detail: str = "d") -> Finding:
@@ -182,3 +189,31 @@ def test_a_missing_bus_fails_the_integration_only():
     with stub:
         outcome = publisher.put(detail, result)
     assert outcome.status == "failed" and "ResourceNotFoundException" in outcome.reason
+
+
+# -- the published sample and rule ---------------------------------------------------------------------
+
+
+def test_the_readme_rule_routes_the_sample_event_and_only_urgent_ones(bus):
+    """moto has no TestEventPattern: the sample goes through PutEvents and the README's rule (the `bus` fixture)."""
+    events, sqs, _, queue_url = bus
+    sample = json.loads(SAMPLE_EVENT.read_text(encoding="utf-8"))
+    low = {**sample["detail"], "highest_severity": "low"}
+    for detail in (sample["detail"], low):
+        entry = {"Source": sample["source"], "DetailType": sample["detail-type"], "Detail": json.dumps(detail)}
+        assert events.put_events(Entries=[{**entry, "Resources": sample["resources"]}])["FailedEntryCount"] == 0
+    [routed] = received(sqs, queue_url)
+    assert routed["detail"] == sample["detail"]
+
+
+def test_the_sample_event_has_the_shape_the_code_puts():
+    sample = json.loads(SAMPLE_EVENT.read_text(encoding="utf-8"))
+    assert (sample["source"], sample["detail-type"]) == (SOURCE, DETAIL_TYPE)
+    result = AuditResult(findings=(finding(),), roles_audited=1)
+    produced = audit_detail(result, kind="event", account=ACCOUNT, integrations={"security-hub": "delivered"})
+    detail = sample["detail"]
+    assert set(detail) == set(produced)
+    assert set(detail["summary"]) == set(produced["summary"])
+    assert [set(f) for f in detail["findings"]] == [set(produced["findings"][0])]
+    assert detail["schema"] == produced["schema"] and detail["audit"] in ("event", "weekly", "on-demand")
+    assert sample["resources"] == [f["resource"] for f in detail["findings"]]

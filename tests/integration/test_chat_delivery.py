@@ -18,7 +18,7 @@ from event_stack import REGION, EventStack, LambdaContext
 from test_account_audit import WEEK1, Account, weekly
 from test_account_audit import account as weekly_account  # noqa: F401 (fixture)
 
-from rolewatch.delivery import publish_chat
+from rolewatch.integrations.chat import publish_chat
 from rolewatch.weekly.store import report_keys
 
 SCHEMA = json.loads(
@@ -58,7 +58,7 @@ def test_an_event_audit_posts_one_custom_notification_to_the_chat_topic(
 
     outcome = function.handler(replay(account, load_event("iam-attach-role-policy.json")), CONTEXT)
 
-    assert outcome["status"] == "published" and outcome["integration_failures"] == {}
+    assert outcome["status"] == "published" and outcome["integrations"]["chat"] == {"status": "delivered", "sent": 1}
     [message] = chat_messages(queue)
     jsonschema.validate(message, SCHEMA)
     content = message["content"]
@@ -73,7 +73,7 @@ def test_an_event_audit_posts_one_custom_notification_to_the_chat_topic(
     stored = json.loads(stack.clients.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
     assert stored["event"]["name"] == "AttachRolePolicy" and stored["findings"]
     [report] = stack.messages()  # the SNS report is unchanged: no chat note
-    assert "Chat notification" not in report["Message"]
+    assert "chat failed" not in report["Message"]
 
 
 def test_a_missing_chat_topic_leaves_the_report_complete_names_the_failure_and_counts_it(
@@ -89,12 +89,14 @@ def test_a_missing_chat_topic_leaves_the_report_complete_names_the_failure_and_c
     outcome = function.handler(replay(account, load_event("iam-attach-role-policy.json")), CONTEXT)
 
     assert outcome["status"] == "published" and outcome["message_id"]
-    assert "NotFound" in outcome["integration_failures"]["chat"]
+    assert outcome["integrations"]["chat"]["status"] == "failed"
+    assert "NotFound" in outcome["integrations"]["chat"]["reason"]
     [report] = stack.messages()
-    assert f"Chat notification not sent: chat topic {MISSING_TOPIC}: NotFound" in report["Message"]
+    assert f"chat failed: chat topic {MISSING_TOPIC}: NotFound" in report["Message"]
     assert "Company1-Logs-Role" in report["Message"]
     metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics["ChatNotificationsFailed"] == [1.0] and metrics["ReportsPublished"] == [1.0]
+    assert metrics["IntegrationFailures"] == [1.0]
 
 
 def test_a_chat_topic_that_is_not_an_sns_arn_is_a_configuration_error(
@@ -113,10 +115,8 @@ def test_a_failing_publish_is_returned_never_raised(stack: EventStack, code: str
         stub.add_client_error("publish", service_error_code=code, service_message="no", http_status_code=400)
         delivery = publish_chat({"version": "1.0"}, sns=sns, topic_arn="arn:aws:sns:us-east-1:123456789012:c")
         stub.assert_no_pending_responses()
-    assert (
-        delivery.message_id is None
-        and delivery.failure == f"chat topic arn:aws:sns:us-east-1:123456789012:c: {code}: no"
-    )
+    assert (delivery.name, delivery.status, delivery.sent) == ("chat", "failed", 0)
+    assert delivery.reason == f"chat topic arn:aws:sns:us-east-1:123456789012:c: {code}: no"
 
 
 # -- the weekly audit --------------------------------------------------------------------------------
@@ -135,7 +135,8 @@ def test_the_weekly_audit_posts_its_summary_linking_the_html_report(weekly_accou
     assert "*What changed:* `0 new, 0 resolved (first run)`" in content["description"]
     _, html_key = report_keys("123456789012", "2026-11-23")
     assert content["description"].endswith(f"prefix={html_key}")
-    assert outcome.integration_failures == {} and len(weekly_account.messages()) == 1
+    assert outcome.integrations.to_dict()["chat"] == {"status": "delivered", "sent": 1}
+    assert len(weekly_account.messages()) == 1
 
 
 def test_a_missing_weekly_chat_topic_is_written_into_the_reports_and_counted(
@@ -145,10 +146,11 @@ def test_a_missing_weekly_chat_topic_is_written_into_the_reports_and_counted(
 
     outcome = weekly(weekly_account, WEEK1)
 
-    assert "NotFound" in outcome.integration_failures["chat"]
-    assert outcome.metrics()["ChatNotificationsFailed"] == 1
-    assert outcome.to_dict()["integration_failures"] == dict(outcome.integration_failures)
+    chat = outcome.to_dict()["integrations"]["chat"]
+    assert chat["status"] == "failed" and "NotFound" in chat["reason"]
+    assert outcome.metrics()["ChatNotificationsFailed"] == 1 and outcome.metrics()["IntegrationFailures"] == 1
     report = weekly_account.json(outcome.stored.json_key)
-    assert any(n.startswith("Chat notification not sent") for n in report["summary"]["notes"])
-    assert "Chat notification not sent" in weekly_account.text(outcome.stored.html_key)
-    assert len(weekly_account.messages()) == 1  # the summary still went out
+    assert any(n.startswith(f"chat failed: chat topic {MISSING_TOPIC}") for n in report["summary"]["notes"])
+    assert f"chat failed: chat topic {MISSING_TOPIC}" in weekly_account.text(outcome.stored.html_key)
+    [summary] = weekly_account.messages()  # the summary still went out, naming the failure
+    assert "NOT DELIVERED to an integration" in summary["Message"] and "chat failed" in summary["Message"]

@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     trigger = parse_account_event(event)
     logger.append_keys(trigger=trigger)
     try:
-        outcome = run_weekly_audit(clients, settings, baseline=baseline)
+        outcome = run_weekly_audit(clients, settings, baseline=baseline, trigger=trigger)
     except Exception:
         logger.exception("account audit failed: the invocation fails and is retried, then reaches the DLQ")
         raise

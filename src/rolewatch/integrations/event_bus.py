@@ -14,7 +14,6 @@ Calls: one PutEvents (plus retries), and one S3 PutObject for an oversized entry
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -22,14 +21,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import (
-    AUDIT_EVENT_BUS,
-    EVERY_FUNCTION,
-    REPORT_KEY,
-    STORED_REPORTS,
-    WITH_AUDIT_EVENTS,
-    requires,
-)
+from rolewatch.aws_permissions import AUDIT_EVENT_BUS, EVERY_FUNCTION, WITH_AUDIT_EVENTS, requires
+from rolewatch.integrations.report_store import store_report
 from rolewatch.integrations.result import IntegrationResult
 from rolewatch.model import AuditResult
 from rolewatch.report.audit_event import fit_entry
@@ -88,27 +81,12 @@ class AuditEventPublisher:
             return IntegrationResult(NAME, "partial", sent=1, reason=problem)
         return outcome
 
-    @requires("s3:PutObject", by=EVERY_FUNCTION, on=STORED_REPORTS, only_if=WITH_AUDIT_EVENTS)
-    @requires("kms:GenerateDataKey", by=EVERY_FUNCTION, on=REPORT_KEY, only_if=WITH_AUDIT_EVENTS)
     def _store(self, report: Mapping[str, Any] | None, key: str | None) -> str:
         """Store the full report for an oversized entry; the problem in words, or "" when stored."""
         if self.s3 is None or not self.bucket or not key or report is None:
             return "the event is too large for its findings and no report bucket is configured: summary only"
-        encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
-        if self.kms_key_id:
-            encryption["SSEKMSKeyId"] = self.kms_key_id
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(report, indent=1).encode("utf-8"),
-                ContentType="application/json",
-                **encryption,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            LOG.warning("storing the report for the audit event failed", exc_info=True)
-            return f"the full report could not be stored at s3://{self.bucket}/{key} ({exc}): summary only"
-        return ""
+        problem = store_report(self.s3, self.bucket, key, report, self.kms_key_id)
+        return f"{problem}: summary only" if problem else ""
 
     def _put(self, entry: dict[str, Any]) -> IntegrationResult:
         error = ""

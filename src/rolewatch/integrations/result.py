@@ -1,8 +1,9 @@
-"""What one integration (Security Hub, the EventBridge audit event) did with one audit's result.
+"""What one integration (Security Hub, the chat copy, the EventBridge audit event) did with one audit's result.
 
 The outcome is data, never an exception: an integration that fails must not stop the audit or its
-SNS report. A result that is not `delivered` (or `off`) becomes a note in the report and counts in
-the metrics the handlers emit (IntegrationFailures, SecurityHubFailedFindings, AuditEventsFailed).
+SNS report. A result that is not `delivered` (or `off`, `skipped`) becomes a note in the report and
+counts in the metrics the handlers emit (IntegrationFailures, SecurityHubFailedFindings,
+ChatNotificationsFailed, AuditEventsFailed).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 # delivered: everything sent; partial: some items refused (named in `errors`); not-enabled: the
 # service is not set up in the account (Security Hub); failed: nothing or not everything could be
-# sent (`reason` says why); off: not configured.
-STATUSES = ("delivered", "partial", "not-enabled", "failed", "off")
+# sent (`reason` says why); off: not configured; skipped: configured, nothing to send for this audit
+# (the chat copy of an event audit with nothing at or above MIN_SEVERITY, as for the SNS report).
+STATUSES = ("delivered", "partial", "not-enabled", "failed", "off", "skipped")
 MAX_NAMED = 10  # refused items named in the report note; the full list is in the log and the result
 
 
@@ -33,7 +35,7 @@ class IntegrationResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in ("delivered", "off")
+        return self.status in ("delivered", "off", "skipped")
 
     def note(self) -> str | None:
         """One line for the report when something was not delivered; None when all went well."""

@@ -2,7 +2,7 @@
 
 One event per audit (a CloudTrail event's audit, the weekly audit, an on-demand audit through the
 functions), so a team routes results with one rule: to PagerDuty, Jira, a ticketing Lambda or a Step
-Functions response. The detail (schema `rolewatch.audit-event/v1`, sample in events/audit-result.json,
+Functions response. The detail (schema `rolewatch.audit-event/v1`, sample in events/outputs/audit-result.json,
 documented in README.md) holds the audit summary and its open findings in the report's JSON form.
 
 EventBridge takes at most 256 KB per entry, counted in bytes over Source, DetailType, Detail and

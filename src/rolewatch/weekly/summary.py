@@ -14,6 +14,7 @@ from typing import Any
 from rolewatch.model import AuditResult, Finding, Severity
 from rolewatch.report.document import build_summary, group_by_role, is_open, severity_counts, worst_first
 from rolewatch.report.notification import AttributeValue, Notification, fit_subject
+from rolewatch.untrusted import display
 from rolewatch.weekly.diff import FindingRecord, WeekDiff
 
 TOP_ROLES = 10
@@ -106,8 +107,10 @@ def build_weekly_summary(
     links: ReportLinks,
     not_read: Sequence[str] = (),
     api_calls: Mapping[str, int] | None = None,
+    integrations: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The summary object: stored in the JSON report (`weekly`) and rendered into the SNS message."""
+    """The summary object: stored in the JSON report (`weekly`) and rendered into the SNS message.
+    `integrations` names what Security Hub or EventBridge did not take (rolewatch.integrations)."""
     summary = build_summary(result)
     new = _at_least(diff.new, min_severity)
     resolved = _records_at_least(diff.resolved, min_severity)
@@ -133,6 +136,7 @@ def build_weekly_summary(
         "not_read": list(not_read),
         "report": links.to_dict(),
         "api_calls": dict(api_calls or {}),
+        "integrations": list(integrations),
     }
 
 
@@ -195,6 +199,8 @@ def render_summary_text(summary: Mapping[str, Any]) -> str:
         lines.append(f"No open finding at {minimum} or above.")
     if summary["not_read"]:
         lines += ["", "NOT READ (this audit is incomplete):", *(f"  - {reason}" for reason in summary["not_read"])]
+    if summary.get("integrations"):
+        lines += ["", "NOT DELIVERED to an integration:", *(f"  - {display(note)}" for note in summary["integrations"])]
     report = summary["report"]
     if report.get("console") or report.get("html"):
         lines += ["", "Full report:"]
