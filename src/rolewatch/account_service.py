@@ -107,6 +107,7 @@ class AccountAudit:
     operations: dict[str, int]  # by "service:Operation"
     analyzers: tuple[str, ...] = ()
     selected: tuple[str, ...] = ()  # role names an on-demand audit was limited to; empty: every role
+    region: str = "us-east-1"  # the region the audit ran from: Security Hub's, for ASFF's ProductArn
 
     @property
     def not_read(self) -> list[str]:
@@ -212,6 +213,7 @@ def audit_account(
         operations=operations,
         analyzers=analyzers,
         selected=tuple(sorted(r.name for r in selected)) if role_names else (),
+        region=clients.region or "us-east-1",
     )
 
 

@@ -1,7 +1,8 @@
 """The `rolewatch` command: the same audit pipeline as the Lambda functions, from a terminal.
 
-    rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif|ocsf] [--fail-on SEVERITY]
-    rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|ocsf|html] [--out DIR] [--baseline FILE]
+    rolewatch check FILE... [--baseline FILE] [--format json|text|markdown|sarif|ocsf|asff] [--fail-on SEVERITY]
+                    [--region REGION]
+    rolewatch audit [--role NAME ...] [--format text|json|markdown|sarif|ocsf|asff|html] [--out DIR] [--baseline FILE]
                     [--fail-on SEVERITY] [--region REGION] [--profile NAME] [--quiet] [--no-access-analyzer]
     rolewatch local-env [--stack-name NAME] [--region REGION] [--profile NAME] [--out env.json]
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from rolewatch.account_service import AccountAudit
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
-FORMATS = ("text", "json", "markdown", "sarif", "ocsf")
+FORMATS = ("text", "json", "markdown", "sarif", "ocsf", "asff")
 FAIL_ON_HELP = f"exit 1 when a finding at or above this severity exists ({', '.join(s.value for s in Severity)})"
 
 
@@ -69,6 +70,7 @@ def _add_check_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     check.add_argument("files", nargs="+", metavar="FILE")
     check.add_argument("--baseline", metavar="FILE", help="baseline YAML (default: the shipped default baseline)")
     check.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    check.add_argument("--region", help="Security Hub region of --format asff (default: configured, else us-east-1)")
     check.add_argument(
         "--fail-on",
         metavar="SEVERITY",
@@ -186,7 +188,10 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     with _long_lived_frozen():
         result: AuditResult = audit_roles(roles, baseline, now=datetime.now(UTC), complete=whole_accounts)
         result = replace(result, errors=tuple(file_errors) + result.errors, notes=tuple(notes) + result.notes)
-        write_report(result, args.format, out, sources=list(args.files), color=args.color, locations=locations)
+        if args.format == "asff":
+            out.write(_asff(result, args.region or _configured_region(), datetime.now(UTC), roles))
+        else:
+            write_report(result, args.format, out, sources=list(args.files), color=args.color, locations=locations)
     if not out.isatty():
         out.flush()
     if result.errors:
@@ -316,6 +321,29 @@ def _account_html(audit: AccountAudit) -> str:
     return render_html(audit.result, context)
 
 
+def _asff(result: AuditResult, region: str | None, now: datetime, roles: Sequence[RoleSnapshot]) -> str:
+    """`--format asff`: the open findings as BatchImportFindings' `{"Findings": [...]}`."""
+    from rolewatch.report.render_asff import render_asff
+
+    return render_asff(result.findings, region=region or "us-east-1", now=now, roles={r.arn: r for r in roles})
+
+
+def _configured_region() -> str:
+    """The region the AWS CLI would use (environment, then the profile's config), else us-east-1. Offline."""
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        return botocore.session.Session().get_config_variable("region") or "us-east-1"
+    except ProfileNotFound as exc:
+        raise InputError(f"--format asff needs a region: {exc}; give --region") from None
+
+
+def _account_asff(audit: AccountAudit) -> str:
+    """The open findings as Security Hub imports them, for the region the audit ran from."""
+    return _asff(audit.result, audit.region, audit.generated_at, audit.inventory.roles)
+
+
 def _account_report(audit: AccountAudit, fmt: str) -> str:
     """Any format of rolewatch.report.render, the account as its source."""
     from rolewatch.account_service import SOURCE
@@ -330,6 +358,7 @@ ACCOUNT_FORMATS: dict[str, AccountFormat] = {
     "markdown": AccountFormat("report.md", partial(_account_report, fmt="markdown")),
     "sarif": AccountFormat("report.sarif", partial(_account_report, fmt="sarif")),
     "ocsf": AccountFormat("report.ocsf.json", partial(_account_report, fmt="ocsf")),
+    "asff": AccountFormat("report.asff.json", _account_asff),
     "html": AccountFormat("report.html", _account_html),
 }
 
