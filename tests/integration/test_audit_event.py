@@ -206,6 +206,16 @@ def test_the_readme_rule_routes_the_sample_event_and_only_urgent_ones(bus):
     assert routed["detail"] == sample["detail"]
 
 
+def test_the_sample_event_is_what_a_consumer_lambda_parses():
+    """A routed Lambda reads it with Powertools' EventBridge model (the envelope AWS delivers)."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+    sample = json.loads(SAMPLE_EVENT.read_text(encoding="utf-8"))
+    parsed = EventBridgeModel(**sample)
+    assert (parsed.source, parsed.detail_type, parsed.account) == (SOURCE, DETAIL_TYPE, sample["detail"]["account"])
+    assert parsed.detail["schema"] == "rolewatch.audit-event/v1"
+
+
 def test_the_sample_event_has_the_shape_the_code_puts():
     sample = json.loads(SAMPLE_EVENT.read_text(encoding="utf-8"))
     assert (sample["source"], sample["detail-type"]) == (SOURCE, DETAIL_TYPE)

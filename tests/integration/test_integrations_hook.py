@@ -1,10 +1,12 @@
-"""The services call the integrations once per audit: Security Hub's life cycle and the audit-result
-event happen on the event path and the weekly path, and a failed integration is named in the SNS
-report and counted, while the audit and its report complete (moto; the refusal through the Stubber)."""
+"""The services call the integrations once per audit: Security Hub's life cycle, the chat copy and the
+audit-result event happen on the event path and the weekly path, and a failed integration is named in
+the SNS report and counted, while the audit and its report complete (moto; the refusal through the
+Stubber). The chat copy is one of them: same result shape, same notes, same metrics."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,12 +60,23 @@ class Account:
         found = self.clients.client("securityhub").get_findings()["Findings"]
         return {f["GeneratorId"]: f["RecordState"] for f in found if f["Id"].startswith("rolewatch/")}
 
-    def service(self) -> EventAuditService:
+    def chat_topic(self) -> str:
+        """A chat topic with a queue reading it: returns the queue URL."""
+        topic = self.clients.sns.create_topic(Name="chat")["TopicArn"]
+        queue = self._queue("chat")
+        self.clients.sns.subscribe(
+            TopicArn=topic, Protocol="sqs", Endpoint=self._arn(queue), Attributes={"RawMessageDelivery": "true"}
+        )
+        return queue
+
+    def service(self, chat_topic_arn: str | None = None) -> EventAuditService:
         return EventAuditService(
             self.clients,
             topic_arn=self.topic,
             bucket=BUCKET,
-            integrations=Integrations(self.clients, security_hub=True, bucket=BUCKET, sleep=lambda _: None),
+            integrations=Integrations(
+                self.clients, security_hub=True, chat_topic_arn=chat_topic_arn, bucket=BUCKET, sleep=lambda _: None
+            ),
             sleep=lambda _: None,
         )
 
@@ -125,3 +138,76 @@ def test_a_failed_audit_event_is_named_in_the_weekly_summary(account: Account) -
     [message] = account.received(account.reports)
     assert "NOT DELIVERED to an integration" in message["Message"] and "eventbridge failed" in message["Message"]
     assert outcome.metrics()["AuditEventsFailed"] == 1
+
+
+# -- the chat copy, one integration among the others ------------------------------------------------------
+
+CHAT_TOPIC = "arn:aws:sns:us-east-1:123456789012:chat"
+MISSING_CHAT_TOPIC = "arn:aws:sns:us-east-1:123456789012:no-such-chat-topic"
+
+
+def test_the_chat_copy_is_an_integration_result_like_the_others(account: Account) -> None:
+    queue = account.chat_topic()
+    outcome = account.service(CHAT_TOPIC).handle_event({"roles": ["ops-admin"]})
+    integrations = outcome.to_dict()["integrations"]
+    assert list(integrations) == ["security-hub", "chat", "eventbridge"]
+    assert integrations["chat"] == {"status": "delivered", "sent": 1}
+    assert all(entry["status"] == "delivered" for entry in integrations.values())
+    [message] = account.received(queue)
+    assert message["content"]["title"].startswith(":rotating_light: rolewatch CRITICAL")
+    [event] = account.received(account.events)
+    assert event["detail"]["integrations"] == {"security-hub": "delivered", "chat": "delivered"}
+    metrics = outcome.metrics()
+    assert (metrics["IntegrationFailures"], metrics["ChatNotificationsFailed"], metrics["AuditEventsFailed"]) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_security_hub_and_chat_failing_are_named_together_and_counted_once_each(account: Account) -> None:
+    hub = account.clients.client("securityhub")
+    with Stubber(hub) as stub:
+        stub.add_client_error("get_findings", "InvalidAccessException", "not subscribed to AWS Security Hub")
+        outcome = account.service(MISSING_CHAT_TOPIC).handle_event({"roles": ["ops-admin"]})
+    assert outcome.status == "published"
+    [message] = account.received(account.reports)
+    notes = [line for line in message["Message"].splitlines() if line.startswith("note: ")]
+    assert any(n.startswith("note: security-hub not-enabled") for n in notes)
+    assert any(n.startswith(f"note: chat failed: chat topic {MISSING_CHAT_TOPIC}: NotFound") for n in notes)
+    integrations = outcome.to_dict()["integrations"]
+    assert integrations["chat"]["status"] == "failed" and integrations["chat"]["failed"] == 1
+    metrics = outcome.metrics()
+    assert (metrics["IntegrationFailures"], metrics["ChatNotificationsFailed"]) == (2, 1)
+    [event] = account.received(account.events)
+    assert event["detail"]["integrations"] == {"security-hub": "not-enabled", "chat": "failed"}
+
+
+def test_an_audit_below_the_threshold_posts_no_chat_message_but_still_puts_its_event(account: Account) -> None:
+    queue = account.chat_topic()
+    account.clients.iam.delete_role_policy(RoleName="ops-admin", PolicyName="main")
+    outcome = account.service(CHAT_TOPIC).handle_event({"roles": ["ops-admin"]})
+    assert outcome.status == "below-threshold" and outcome.message_id is None
+    assert outcome.to_dict()["integrations"]["chat"] == {"status": "skipped", "sent": 0}
+    assert account.received(queue) == []
+    [event] = account.received(account.events)
+    assert event["detail"]["integrations"]["chat"] == "skipped"
+    assert outcome.metrics()["ChatNotificationsFailed"] == 0
+
+
+def test_the_weekly_chat_failure_sits_with_the_other_integrations_in_the_summary(account: Account) -> None:
+    settings = replace(account.settings, chat_topic_arn=MISSING_CHAT_TOPIC)
+    events = account.clients.client("events")
+    with Stubber(events) as stub:
+        for _ in range(3):
+            stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
+        outcome = run_weekly_audit(account.clients, settings, regions=["us-east-1"], now=NOW)
+    [message] = account.received(account.reports)
+    section = message["Message"].split("NOT DELIVERED to an integration:", 1)[1].split("\n\n", 1)[0]
+    assert "- chat failed: chat topic" in section and "- eventbridge failed: PutEvents refused" in section
+    metrics = outcome.metrics()
+    assert (metrics["IntegrationFailures"], metrics["ChatNotificationsFailed"], metrics["AuditEventsFailed"]) == (
+        2,
+        1,
+        1,
+    )
