@@ -157,6 +157,10 @@ def test_the_chat_copy_is_an_integration_result_like_the_others(account: Account
     assert message["content"]["title"].startswith(":rotating_light: rolewatch CRITICAL")
     [event] = account.received(account.events)
     assert event["detail"]["integrations"] == {"security-hub": "delivered", "chat": "delivered"}
+    # The report stored for the chat message's link is the one the event points to (stored once).
+    key = event["detail"]["report"].removeprefix(f"s3://{BUCKET}/")
+    assert key.startswith("reports/events/") and message["content"]["nextSteps"][-1].endswith(f"prefix={key}")
+    assert account.clients.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     metrics = outcome.metrics()
     assert (metrics["IntegrationFailures"], metrics["ChatNotificationsFailed"], metrics["AuditEventsFailed"]) == (
         0,
@@ -211,3 +215,17 @@ def test_the_weekly_chat_failure_sits_with_the_other_integrations_in_the_summary
         1,
         1,
     )
+
+
+def test_a_report_the_chat_message_cannot_link_stops_the_message_only(account: Account) -> None:
+    queue = account.chat_topic()
+    with Stubber(account.clients.s3) as stub:
+        stub.add_client_error("put_object", "AccessDenied", "no")
+        outcome = account.service(CHAT_TOPIC).handle_event({"roles": ["ops-admin"]})
+        stub.assert_no_pending_responses()
+    assert outcome.status == "published"
+    chat = outcome.to_dict()["integrations"]["chat"]
+    assert chat["status"] == "failed" and "could not be stored" in chat["reason"] and "AccessDenied" in chat["reason"]
+    assert account.received(queue) == []  # no message with a dead link
+    [event] = account.received(account.events)
+    assert event["detail"]["report"] is None and event["detail"]["integrations"]["chat"] == "failed"
