@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -329,12 +330,13 @@ def _asff(result: AuditResult, region: str | None, now: datetime, roles: Sequenc
 
 
 def _configured_region() -> str:
-    """The region the AWS CLI would use (environment, then the profile's config), else us-east-1. Offline."""
+    """The region the AWS CLI v2 would use (AWS_REGION, AWS_DEFAULT_REGION, the profile's config), else
+    us-east-1. Offline."""
     import botocore.session
     from botocore.exceptions import ProfileNotFound
 
     try:
-        return botocore.session.Session().get_config_variable("region") or "us-east-1"
+        return os.environ.get("AWS_REGION") or botocore.session.Session().get_config_variable("region") or "us-east-1"
     except ProfileNotFound as exc:
         raise InputError(f"--format asff needs a region: {exc}; give --region") from None
 

@@ -7,6 +7,7 @@ import json
 
 import boto3
 import botocore.session
+import pytest
 from botocore.validate import ParamValidator
 
 from rolewatch.cli import main
@@ -31,7 +32,7 @@ def assert_importable(body: dict) -> None:
     assert not report.has_errors(), report.generate_report()
 
 
-def test_check_prints_asff_for_the_region_asked(tmp_path):
+def write_account(tmp_path) -> str:
     account = {
         "RoleDetailList": [
             {
@@ -49,7 +50,11 @@ def test_check_prints_asff_for_the_region_asked(tmp_path):
     }
     path = tmp_path / "account.json"
     path.write_text(json.dumps(account))
-    code, body = run("check", str(path), "--format", "asff", "--region", "eu-central-1")
+    return str(path)
+
+
+def test_check_prints_asff_for_the_region_asked(tmp_path):
+    code, body = run("check", write_account(tmp_path), "--format", "asff", "--region", "eu-central-1")
     assert code == 0
     assert_importable(body)
     admin = [f for f in body["Findings"] if f["GeneratorId"] == "admin-access"]
@@ -57,6 +62,25 @@ def test_check_prints_asff_for_the_region_asked(tmp_path):
         "arn:aws:securityhub:eu-central-1:111122223333:product/111122223333/default"
     )
     assert admin[0]["Resources"][0]["Details"]["AwsIamRole"]["RoleName"] == "ops-admin"
+
+
+@pytest.mark.parametrize(
+    ("environment", "region"),
+    [
+        ({"AWS_REGION": "eu-west-3", "AWS_DEFAULT_REGION": "ap-south-1"}, "eu-west-3"),
+        ({"AWS_DEFAULT_REGION": "ap-south-1"}, "ap-south-1"),
+        ({}, "us-east-1"),
+    ],
+)
+def test_check_without_region_takes_the_configured_one(tmp_path, monkeypatch, environment, region):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    code, body = run("check", write_account(tmp_path), "--format", "asff")
+    assert code == 0
+    assert {f["ProductArn"].split(":")[3] for f in body["Findings"]} == {region}
 
 
 def test_audit_prints_asff_of_the_live_account(aws, tmp_path):
