@@ -15,7 +15,10 @@ its tests ran and sends the counts to the controller (`workeroutput`), which add
 from __future__ import annotations
 
 import functools
+import json
+import shutil
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -34,6 +37,8 @@ class RuleRuns:
         self.calls: Counter[str] = Counter()
         self.findings: Counter[str] = Counter()
         self.complete_selection = False
+        self.sources: list[str] = []  # under xdist: what each worker reported (printed with the verdict)
+        self.reported: set[str] = set()  # workers whose counts arrived
 
     def observe(self, rule_id: str, fn: Callable[[Any], Iterable[Any]]) -> Callable[[Any], Iterable[Any]]:
         @functools.wraps(fn)
@@ -94,10 +99,25 @@ MISSING = pytest.StashKey[dict[str, str]]()
 CHECKED = pytest.StashKey[int]()
 
 
+COUNTS_DIR = pytest.StashKey[Path]()
+DIR_KEY = "rolewatch_rule_runs_dir"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     runs = RuleRuns()
     config.stash[RUNS] = runs
     _install(runs)  # in an xdist controller too, where no test runs and the counts stay empty
+    if not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist"):
+        # A second channel beside `workeroutput`: each worker also writes its counts to a file here, and
+        # the controller reads the file of any worker whose message did not reach it.
+        config.stash[COUNTS_DIR] = Path(tempfile.mkdtemp(prefix="rule-runs-"))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    folder = node.config.stash.get(COUNTS_DIR, None)
+    if folder is not None:
+        node.workerinput[DIR_KEY] = str(folder)
 
 
 # Outermost (tryfirst): it sees the items before any plugin deselects and after every one has.
@@ -119,8 +139,14 @@ def _under(item: pytest.Item, folder: Path) -> bool:
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     counts = getattr(node, "workeroutput", {}).get(WORKER_KEY)
+    runs = node.config.stash[RUNS]
+    name = getattr(getattr(node, "gateway", None), "id", "worker")
     if counts:
-        node.config.stash[RUNS].add(counts)
+        runs.add(counts)
+        runs.reported.add(name)
+        runs.sources.append(f"{name}: {sum(counts.get('findings', {}).values())} findings counted")
+    else:
+        runs.sources.append(f"{name}: no counts ({'crashed: ' + str(error) if error else 'none sent'})")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -128,8 +154,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     runs = config.stash[RUNS]
     if hasattr(config, "workerinput"):
-        config.workeroutput[WORKER_KEY] = runs.to_dict()  # type: ignore[attr-defined]
+        counts = runs.to_dict()
+        config.workeroutput[WORKER_KEY] = counts  # type: ignore[attr-defined]
+        folder = config.workerinput.get(DIR_KEY)  # type: ignore[attr-defined]
+        if folder:
+            Path(folder, f"{config.workerinput['workerid']}.json").write_text(json.dumps(counts))  # type: ignore[attr-defined]
         return
+    _read_unreported(config, runs)
     ran_tests = not any(getattr(config.option, name, False) for name in ("collectonly", "setuponly", "setupplan"))
     if exitstatus != pytest.ExitCode.OK or not ran_tests or not runs.complete_selection:
         return
@@ -144,13 +175,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+def _read_unreported(config: pytest.Config, runs: RuleRuns) -> None:
+    folder = config.stash.get(COUNTS_DIR, None)
+    if folder is None:
+        return
+    for path in sorted(folder.glob("*.json")):
+        if path.stem not in runs.reported:
+            counts = json.loads(path.read_text())
+            runs.add(counts)
+            runs.reported.add(path.stem)
+            runs.sources.append(f"{path.stem}: {sum(counts.get('findings', {}).values())} findings, from its file")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if MISSING not in config.stash:
         return
     missing = config.stash[MISSING]
+    sources = config.stash[RUNS].sources
     if not missing:
-        terminalreporter.write_line(f"rule_runs: the tests exercised all {config.stash[CHECKED]} rules and finding ids")
+        terminalreporter.write_line(
+            f"rule_runs: the tests exercised all {config.stash[CHECKED]} rules and finding ids"
+            + (f" ({'; '.join(sources)})" if sources else "")
+        )
     else:
         terminalreporter.section("rules no test exercised", sep="=", red=True, bold=True)
         for rule_id, what in missing.items():
             terminalreporter.write_line(f"{rule_id}: {what}")
+        if sources:
+            terminalreporter.write_line("counts from the workers: " + "; ".join(sources))
