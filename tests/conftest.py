@@ -45,3 +45,27 @@ def _aws_managed_policies_in_the_aws_partition_only() -> Iterator[None]:
         yield
     finally:
         IAMBackend._init_aws_policies = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_model_loader() -> Iterator[None]:
+    """Every boto3 session loads the service models (EC2's alone is megabytes of JSON) into a loader of
+    its own, and the tests make many sessions: moto resets boto3's default one, and each handler cold
+    start under test makes its clients afresh. Here all sessions share one loader per data path, which
+    caches the models it has read; botocore already shares those read-only dicts between the clients of
+    one session. Production code is untouched: a Lambda container keeps its one session."""
+    import botocore.session
+
+    original = botocore.session.create_loader
+    shared: dict[str | None, Any] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in shared:
+            shared[search_path_string] = original(search_path_string)
+        return shared[search_path_string]
+
+    botocore.session.create_loader = shared_loader  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        botocore.session.create_loader = original
