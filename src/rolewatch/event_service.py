@@ -24,7 +24,12 @@ Outcomes, each defined and tested:
   (Powertools idempotency on DynamoDB, keyed on the CloudTrail `eventID`, else the EventBridge `id`).
   The record holds a digest of the event id and counts (`AuditOutcome.to_record`), never payload text,
   so it always fits in a DynamoDB item; keys live in namespaces (`cloudtrail:`, `access-analyzer:`,
-  `direct:`), so a caller's own "id" can never pre-empt an EventBridge event's key.
+  `direct:`), so a caller's own "id" can never pre-empt an EventBridge event's key, and carry the
+  account the event names;
+- organization mode (`readers` given): the event's account is read through its reader role
+  (rolewatch.org.credentials); an account that cannot be read (outside the organization, suspended,
+  reader role missing or refusing, throttled) gives an `unauditable` outcome and a published report
+  "cannot audit account X: <reason>" whatever MIN_SEVERITY, never a crash or a silent skip.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from rolewatch.analyzer.translate import role_skipped_findings
 from rolewatch.audit import LiveCheck, audit_roles, merge_live_checks
@@ -56,6 +63,7 @@ from rolewatch.integrations.dispatch import AuditDelivery, Integrations, Integra
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.inventory.iam_reader import DEFAULT_RETRY, RetryPolicy, read_role
 from rolewatch.model import AuditResult, RoleSnapshot, Severity
+from rolewatch.org.credentials import READER_ROLE_REFUSED, AccountUnavailable, refused
 from rolewatch.report import build_report
 from rolewatch.report.chat import event_chat_context
 from rolewatch.report.document import severity_counts
@@ -72,6 +80,9 @@ LOG = logging.getLogger(__name__)
 # state, such as rolewatch.analyzer.AccessAnalyzerCheck's cache and circuit breaker).
 LiveChecks = Sequence[LiveCheck] | Callable[[], Sequence[LiveCheck]]
 Deduplicator = Callable[[str, Callable[[], dict[str, Any]]], dict[str, Any]]
+# (account id, event id) -> the clients reading that account; raises AccountUnavailable.
+AccountReaders = Callable[..., AwsClients]
+UNAUDITABLE_SEVERITY = Severity.MEDIUM
 
 # Calls after which the role itself may not be visible yet (IAM is eventually consistent).
 JUST_CREATED = frozenset({"CreateRole"})
@@ -91,12 +102,13 @@ def idempotency_key(event: Any, request: AuditRequest) -> str | None:
 
     Each origin has its own namespace: whoever may invoke the function cannot choose an "id" that
     equals a CloudTrail or Access Analyzer key and so suppress the real event's report."""
+    account = f"{request.account}:" if request.account else ""
     if request.event_source == DIRECT_INVOCATION:
         given = event.get("id") if isinstance(event, Mapping) else None
-        return f"direct:{request.event_id}" if given else None
+        return f"direct:{account}{request.event_id}" if given else None
     if request.event_source == ACCESS_ANALYZER_SOURCE:
-        return request.event_id or None  # already "access-analyzer:<family>:<role>:<hour>"
-    return f"cloudtrail:{request.event_id}" if request.event_id else None
+        return request.event_id or None  # already "access-analyzer:<family>:<role ARN, account in it>:<hour>"
+    return f"cloudtrail:{account}{request.event_id}" if request.event_id else None
 
 
 @dataclass(frozen=True)
@@ -155,10 +167,11 @@ class EventAudit:
 class AuditOutcome:
     """What the handler returns (and the idempotency store keeps): small and JSON-serialisable."""
 
-    status: str  # skipped | nothing-to-audit | published | below-threshold
+    status: str  # skipped | nothing-to-audit | published | below-threshold | unauditable
     event_id: str
     event_name: str
     reason: str = ""
+    account: str = ""
     roles: tuple[str, ...] = ()
     deleted: tuple[str, ...] = ()
     findings: Mapping[str, int] = field(default_factory=dict)  # open findings by severity
@@ -173,6 +186,7 @@ class AuditOutcome:
             "event_id": self.event_id,
             "event_name": self.event_name,
             "reason": self.reason,
+            "account": self.account,
             "roles": list(self.roles),
             "deleted": list(self.deleted),
             "findings": dict(self.findings),
@@ -189,6 +203,7 @@ class AuditOutcome:
             "status": self.status,
             "event_digest": event_digest(self.event_id),
             "event_name": shorten(self.event_name, 128),
+            "account": self.account,
             "roles": len(self.roles),
             "deleted": len(self.deleted),
             "findings": dict(self.findings),
@@ -203,6 +218,7 @@ class AuditOutcome:
             status=data["status"],
             event_id=event_id,
             event_name=data["event_name"],
+            account=str(data.get("account", "")),
             reason=f"duplicate of an audit of {data.get('roles', 0)} role(s), {data.get('deleted', 0)} deleted",
             findings=dict(data.get("findings", {})),
             message_id=data.get("message_id"),
@@ -216,6 +232,8 @@ class AuditOutcome:
             return {"DuplicateEvents": 1}
         if self.status == "skipped":
             return {"SkippedEvents": 1}
+        if self.status == "unauditable":
+            return {"UnauditableAccounts": 1, "ReportsPublished": int(bool(self.message_id))}
         out = {"Audits": 1, "DeletedBeforeAudit": len(self.deleted), "ReportsPublished": int(bool(self.message_id))}
         out.update({f"Findings{severity.capitalize()}": n for severity, n in self.findings.items()})
         return out | self.integrations.metrics()
@@ -236,6 +254,7 @@ class EventAuditService:
         publish_clean: bool = False,
         live_checks: LiveChecks = (),
         integrations: Integrations | None = None,
+        readers: AccountReaders | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -249,13 +268,20 @@ class EventAuditService:
         self.publish_clean = publish_clean
         self.live_checks = live_checks
         self.integrations = integrations  # Security Hub, the chat copy, the audit-result event; None: none
+        # Organization mode: the clients reading the event's account (its reader role); None: this account.
+        self.readers = readers
         self.retry = retry
         self.sleep = sleep
         self.clock = clock  # the audit's `now`: the real time in Lambda, a fixed one in tests
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, clients: AwsClients, *, live_checks: LiveChecks = ()
+        cls,
+        settings: Settings,
+        clients: AwsClients,
+        *,
+        live_checks: LiveChecks = (),
+        readers: AccountReaders | None = None,
     ) -> EventAuditService:
         """Built once per cold start; a bad BASELINE_PATH raises BaselineError here."""
         return cls(
@@ -268,6 +294,7 @@ class EventAuditService:
             publish_clean=settings.publish_clean,
             live_checks=live_checks,
             integrations=Integrations.from_settings(settings, clients),
+            readers=readers,
         )
 
     # -- the whole path ----------------------------------------------------------------------------
@@ -311,12 +338,16 @@ class EventAuditService:
         if isinstance(parsed, Skipped):
             LOG.info("skipped %s %s: %s", parsed.event_source, parsed.event_name, parsed.reason)
             return AuditOutcome("skipped", parsed.event_id, parsed.event_name, reason=parsed.reason)
-        audit = self.audit(parsed)
+        try:
+            audit = self.audit(parsed)
+        except AccountUnavailable as exc:
+            return self.report_unauditable(parsed, exc)
         counts = severity_counts(audit.result.findings)
         base = AuditOutcome(
             "below-threshold",
             parsed.event_id,
             parsed.event_name,
+            account=audit.account,
             roles=audit.roles,
             deleted=audit.deleted,
             findings=counts,
@@ -334,13 +365,31 @@ class EventAuditService:
 
     # -- audit -------------------------------------------------------------------------------------
 
+    def reader(self, request: AuditRequest) -> AwsClients:
+        """The clients that read the event's account: its reader role in organization mode."""
+        if self.readers is None or not request.account:
+            return self.clients
+        return self.readers(request.account, reason_id=request.event_id)
+
     def audit(self, request: AuditRequest) -> EventAudit:
-        targets = TargetResolver(self.clients).resolve(request)
+        reader = self.reader(request)
+        try:
+            return self._audit(request, reader)
+        except ClientError as exc:
+            if reader is self.clients or not refused(exc):
+                raise
+            operation = exc.operation_name or "a read"
+            raise AccountUnavailable(
+                request.account, READER_ROLE_REFUSED, f"the reader role was refused {operation} ({exc})"
+            ) from exc
+
+    def _audit(self, request: AuditRequest, reader: AwsClients) -> EventAudit:
+        targets = TargetResolver(reader).resolve(request)
         snapshots: dict[str, RoleSnapshot] = {}
         deleted: list[str] = []
         for name in targets.roles:
             snapshot = read_role(
-                self.clients,
+                reader,
                 name,
                 retry_missing=request.event_name in JUST_CREATED,
                 retry=self.retry,
@@ -351,17 +400,17 @@ class EventAuditService:
             else:
                 snapshots[name] = snapshot
         now = self.clock()
-        context = read_named_roles(self.clients, snapshots.values(), now)
+        context = read_named_roles(reader, snapshots.values(), now)
         result = audit_roles(snapshots.values(), self.baseline, now=now, context=context)
         result = self._with_live_checks(result, snapshots.values(), now)
-        reader = DeltaReader(self.clients, request, snapshots, targets)
-        deltas = reader.deltas()
+        delta_reader = DeltaReader(reader, request, snapshots, targets)
+        deltas = delta_reader.deltas()
         result = undo_first(
             result,
             event_name=request.event_name,
             params=request.request_parameters,
             roles=snapshots,
-            befores=reader.befores,
+            befores=delta_reader.befores,
             baseline=self.baseline,
             now=now,
         )
@@ -455,7 +504,53 @@ class EventAuditService:
             notice=audit.notice,
             notice_severity=VANISHED_GRANT_SEVERITY if audit.vanished_grant else Severity.INFO,
             notice_always=audit.vanished_grant,
-            subject_prefix="rolewatch" if actor_verified(audit.request) else "rolewatch on-demand",
+            subject_prefix=self._subject_prefix(audit.request, audit.account),
+        )
+
+    def _subject_prefix(self, request: AuditRequest, account: str) -> str:
+        """ "rolewatch" ("rolewatch on-demand" for a direct request); the account too in organization mode,
+        where one topic carries every account's reports."""
+        prefix = "rolewatch" if actor_verified(request) else "rolewatch on-demand"
+        return f"{prefix} {account}" if self.readers is not None and account else prefix
+
+    def report_unauditable(self, request: AuditRequest, exc: AccountUnavailable) -> AuditOutcome:
+        """ "cannot audit account X: <reason>" published whatever MIN_SEVERITY: a gap in coverage is news."""
+        LOG.warning("%s (%s %s)", exc, request.event_name, request.event_id, extra={"kind": exc.kind})
+        notification = compose(
+            AuditResult(findings=()),
+            account=exc.account_id,
+            header=event_header(request, roles=(), deleted=(), deltas=(), notes=()),
+            min_severity=self.min_severity,
+            notice=str(exc),
+            notice_severity=UNAUDITABLE_SEVERITY,
+            notice_always=True,
+            subject_prefix=self._subject_prefix(request, exc.account_id),
+        )
+        report = {
+            "schema": "rolewatch.report/v1",
+            "event": event_record(request),
+            "unauditable": {"account": exc.account_id, "kind": exc.kind, "reason": exc.reason},
+            "findings": [],
+        }
+        delivered = None
+        if notification is not None:
+            delivered = publish(
+                notification,
+                report,
+                sns=self.clients.sns,
+                topic_arn=self.topic_arn,
+                s3=self.clients.s3,
+                bucket=self.bucket,
+                key=f"reports/events/{datetime.now(UTC):%Y/%m/%d}/{_safe_key(request.event_id)}.json",
+                kms_key_id=self.kms_key_id,
+            )
+        return AuditOutcome(
+            "unauditable",
+            request.event_id,
+            request.event_name,
+            reason=str(exc),
+            account=exc.account_id,
+            message_id=delivered.message_id if delivered else None,
         )
 
 

@@ -28,6 +28,10 @@ ACCESS_ANALYZER = "ACCESS_ANALYZER"
 SECURITY_HUB = "SECURITY_HUB"
 AUDIT_EVENT_BUS = "AUDIT_EVENT_BUS"
 CHAT_TOPIC_ARN = "CHAT_TOPIC_ARN"  # optional: Amazon Q Developer in chat applications custom notifications
+# Organization mode (README, "The whole organization"): which accounts the functions read, and how.
+DEPLOYMENT_MODE = "DEPLOYMENT_MODE"
+READER_ROLE_NAME = "READER_ROLE_NAME"
+ORGANIZATION_ID = "ORGANIZATION_ID"
 
 # What each function cannot run without (the others have defaults).
 EVENT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_BUCKET, IDEMPOTENCY_TABLE})
@@ -42,6 +46,10 @@ RESOURCE_SETTINGS = (REPORT_TOPIC_ARN, REPORT_BUCKET, REPORT_KMS_KEY_ID, IDEMPOT
 SAM_LOCAL = "AWS_SAM_LOCAL"  # set to "true" by `sam local invoke` in the function's container
 
 ACCESS_ANALYZER_MODES = ("auto", "off")
+DEPLOYMENT_MODES = ("account", "organization")
+DEFAULT_READER_ROLE = "rolewatch-reader"
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
@@ -82,6 +90,13 @@ class Settings:
     security_hub: bool = False  # import findings into Security Hub (ASFF), off unless the stack enables it
     audit_event_bus: str | None = "default"  # where the audit-result event goes; None: no event
     chat_topic_arn: str | None = None  # None: no chat notifications
+    deployment_mode: str = "account"  # organization: events and weekly items name the account to read
+    reader_role_name: str = DEFAULT_READER_ROLE  # the member stack's role, assumed in organization mode
+    organization_id: str | None = None
+
+    @property
+    def organization(self) -> bool:
+        return self.deployment_mode == "organization"
 
 
 def load_settings(
@@ -109,6 +124,12 @@ def load_settings(
     table = value(IDEMPOTENCY_TABLE)
     if table is not None and not _TABLE.match(table):
         raise ConfigurationError(f"{IDEMPOTENCY_TABLE}={table!r} is not a DynamoDB table name or ARN")
+    reader_role = value(READER_ROLE_NAME) or DEFAULT_READER_ROLE
+    if not _ROLE_NAME.match(reader_role):
+        raise ConfigurationError(f"{READER_ROLE_NAME}={reader_role!r} is not an IAM role name")
+    organization_id = value(ORGANIZATION_ID)
+    if organization_id is not None and not _ORGANIZATION_ID.match(organization_id):
+        raise ConfigurationError(f"{ORGANIZATION_ID}={organization_id!r} is not an organization id (o-...)")
     return Settings(
         report_topic_arn=topic or "",
         report_bucket=bucket,
@@ -121,6 +142,9 @@ def load_settings(
         security_hub=_boolean(SECURITY_HUB, value(SECURITY_HUB) or "false"),
         audit_event_bus=_event_bus(value(AUDIT_EVENT_BUS) or "default"),
         chat_topic_arn=chat_topic,
+        deployment_mode=_choice(DEPLOYMENT_MODE, value(DEPLOYMENT_MODE) or "account", DEPLOYMENT_MODES),
+        reader_role_name=reader_role,
+        organization_id=organization_id,
     )
 
 

@@ -46,6 +46,9 @@ CONTRACT_ENVIRONMENT = {
     "SECURITY_HUB",
     "AUDIT_EVENT_BUS",
     "CHAT_TOPIC_ARN",
+    "DEPLOYMENT_MODE",
+    "READER_ROLE_NAME",
+    "ORGANIZATION_ID",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "POWERTOOLS_LOG_LEVEL",
@@ -451,13 +454,18 @@ def test_writes_are_scoped_and_star_is_for_reads_only(template, function):
 
 def test_region_guards():
     """IAM events reach EventBridge only in us-east-1; forwarding from there would double every event."""
-    main = load(TEMPLATE)["Rules"]
-    (main_rule,) = main.values()
+    main_rule = load(TEMPLATE)["Rules"]["DeployInUsEast1"]
     assert main_rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
     (forwarder_rule,) = load(FORWARDER)["Rules"].values()
     assert forwarder_rule["Assertions"][0]["Assert"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}]
     }
+
+
+def test_organization_mode_needs_the_organization_id():
+    rule = load(TEMPLATE)["Rules"]["OrganizationModeNeedsTheOrganizationId"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "DeploymentMode"}, "organization"]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]}
 
 
 def test_reports_and_their_key_outlive_the_stack(template):

@@ -126,3 +126,31 @@ def test_outside_sam_local_a_logical_id_table_name_is_a_valid_name() -> None:
 )
 def test_real_values_pass_under_sam_local(values: dict[str, str]) -> None:
     assert load_settings({**values, **SAM_LOCAL}).report_topic_arn == TOPIC
+
+
+def test_organization_mode_is_read_with_its_reader_role_and_organization() -> None:
+    settings = load_settings(
+        {
+            **COMPLETE,
+            "DEPLOYMENT_MODE": "Organization",
+            "READER_ROLE_NAME": "sec-reader",
+            "ORGANIZATION_ID": "o-a1b2c3d4e5",
+        }
+    )
+    assert settings.organization
+    assert (settings.reader_role_name, settings.organization_id) == ("sec-reader", "o-a1b2c3d4e5")
+    default = load_settings(COMPLETE)
+    assert not default.organization and default.reader_role_name == "rolewatch-reader"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DEPLOYMENT_MODE", "org", "is not one of: account, organization"),
+        ("READER_ROLE_NAME", "no/slash", "is not an IAM role name"),
+        ("ORGANIZATION_ID", "123456789012", "is not an organization id"),
+    ],
+)
+def test_invalid_organization_settings_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name}=.*{message}"):
+        load_settings({**COMPLETE, name: value})

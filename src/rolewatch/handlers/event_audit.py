@@ -48,6 +48,7 @@ from rolewatch.aws_permissions import EVENT_AUDIT, IDEMPOTENCY_TABLE, declare_la
 from rolewatch.event_service import Deduplicator, EventAuditService
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients
+from rolewatch.org.credentials import member_accounts
 from rolewatch.settings import EVENT_FUNCTION_REQUIRES, Settings, load_settings
 
 logger = Logger()
@@ -88,9 +89,14 @@ def deduplicator(store: DynamoDBPersistenceLayer) -> Deduplicator:
 def runtime(settings: Settings) -> tuple[EventAuditService, Deduplicator]:
     """The service and its deduplicator, made once per container and configuration."""
     clients = make_clients()
+    # Organization mode: the event's account is read through its reader role, credentials kept while warm.
+    members = member_accounts(clients, settings)
     # One Access Analyzer check per audit: it remembers per invocation which checks are unavailable.
     service = EventAuditService.from_settings(
-        settings, clients, live_checks=lambda: [AccessAnalyzerCheck(clients, mode=settings.access_analyzer)]
+        settings,
+        clients,
+        live_checks=lambda: [AccessAnalyzerCheck(clients, mode=settings.access_analyzer)],
+        readers=members.clients_for if members else None,
     )
     return service, deduplicator(idempotency_store(str(settings.idempotency_table), clients))
 
