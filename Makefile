@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 # Offline and quiet: no telemetry; IAM's events reach EventBridge only in us-east-1, where rolewatch deploys.
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
-TEMPLATES := template.yaml templates/forwarder.yaml
+TEMPLATES := template.yaml templates/forwarder.yaml templates/member.yaml
 
 .PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean local-env demo-serve
 

@@ -25,6 +25,7 @@ clients, so they are counted there).
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from collections.abc import Callable
@@ -37,7 +38,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import EVENT_AUDIT, Scope, requires
+from rolewatch.aws_permissions import EVENT_AUDIT, Scope, declared_in, requires
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.settings import DEFAULT_READER_ROLE, Settings
 
@@ -260,6 +261,29 @@ def member_accounts(central: AwsClients, settings: Settings) -> MemberAccounts |
         return None
     own_account = str(central.sts.get_caller_identity()["Account"])
     return MemberAccounts(central, central_account=own_account, reader=ReaderRole(settings.reader_role_name))
+
+
+# The readers whose clients are the member's reader role (Access Analyzer is read centrally, reports are
+# stored and published centrally): templates/member.yaml grants the role exactly their IAM and EC2 actions.
+MEMBER_READ_MODULES = (
+    "rolewatch.inventory.iam_reader",
+    "rolewatch.inventory.change_history",
+    "rolewatch.inventory.account_reader",
+)
+MEMBER_READ_SERVICES = ("iam", "ec2")
+
+
+def member_read_actions() -> frozenset[str]:
+    """The reader role's actions: what the member-side readers declare (`requires`), IAM and EC2 only."""
+    for module in MEMBER_READ_MODULES:
+        importlib.import_module(module)  # their declarations are made at import
+    return frozenset(
+        action
+        for module in MEMBER_READ_MODULES
+        for actions in declared_in(module).values()
+        for action in actions
+        if action.split(":", 1)[0] in MEMBER_READ_SERVICES
+    )
 
 
 def refused(exc: Exception) -> bool:

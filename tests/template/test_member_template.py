@@ -1,0 +1,75 @@
+"""templates/member.yaml, the stack a service-managed StackSet puts in every member account: a reader role
+with exactly the read actions the member-side readers declare, trusted only by the central functions of
+this organization, and forwarding rules whose role may only put events on the central bus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cfn_template import ROOT, as_list, load
+
+from rolewatch.org.credentials import member_read_actions
+from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
+
+MEMBER = ROOT / "templates" / "member.yaml"
+
+
+@pytest.fixture(scope="module")
+def member() -> dict[str, Any]:
+    return load(MEMBER)
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for p in resource["Properties"]["Policies"] for s in as_list(p["PolicyDocument"]["Statement"])]
+
+
+def test_the_reader_role_grants_exactly_the_declared_reads(member: dict[str, Any]) -> None:
+    reader = member["Resources"]["ReaderRole"]
+    granted = {a for s in statements(reader) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert granted == member_read_actions()
+    levels = {catalogue().access_level(a) for a in granted}
+    assert levels <= {ACCESS_READ, ACCESS_LIST}, "the reader role may only read"
+    assert "iam:PassRole" not in granted
+
+
+def test_the_reader_role_trusts_only_the_central_functions_of_the_organization(member: dict[str, Any]) -> None:
+    reader = member["Resources"]["ReaderRole"]["Properties"]
+    assert reader["RoleName"] == {"Ref": "ReaderRoleName"}  # fixed: the central account computes its ARN
+    [trust] = reader["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
+    assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
+    arns = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert [a["Fn::Sub"].rsplit("/", 1)[-1] for a in arns] == [
+        "${CentralStackName}-EventAuditRole-*",
+        "${CentralStackName}-AccountAuditRole-*",
+    ]
+
+
+def test_forwarding_may_only_put_events_on_the_central_bus(member: dict[str, Any]) -> None:
+    [statement] = statements(member["Resources"]["ForwarderRole"])
+    assert (statement["Action"], statement["Resource"]) == ("events:PutEvents", {"Ref": "CentralEventBusArn"})
+    for rule in ("ForwardRoleChanges", "ForwardInstanceProfileCalls"):
+        [target] = member["Resources"][rule]["Properties"]["Targets"]
+        assert target["Arn"] == {"Ref": "CentralEventBusArn"}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["ForwarderRole", "Arn"]}
+
+
+def test_iam_pieces_exist_once_per_account_in_us_east_1(member: dict[str, Any]) -> None:
+    """IAM is global: its events reach EventBridge in us-east-1 only, and a role name exists once."""
+    assert member["Conditions"]["InUsEast1"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
+    assert member["Resources"]["ReaderRole"]["Condition"] == "InUsEast1"
+    assert member["Resources"]["ForwardRoleChanges"]["Condition"] == "InUsEast1"
+    assert "Condition" not in member["Resources"]["ForwardInstanceProfileCalls"]  # EC2: every region
+
+
+def test_the_forwarded_calls_are_the_ones_the_central_rules_watch() -> None:
+    central = load(ROOT / "template.yaml")["Resources"]["EventAuditFunction"]["Properties"]["Events"]
+    member_rules = load(MEMBER)["Resources"]
+    for central_rule, member_rule in (
+        ("IamRoleChange", "ForwardRoleChanges"),
+        ("Ec2InstanceProfileChange", "ForwardInstanceProfileCalls"),
+    ):
+        watched = central[central_rule]["Properties"]["Pattern"]["detail"]["eventName"]
+        forwarded = member_rules[member_rule]["Properties"]["EventPattern"]["detail"]["eventName"]
+        assert forwarded == watched
