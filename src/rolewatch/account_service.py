@@ -150,9 +150,13 @@ def audit_account(
     regions: Iterable[str] | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    analyzer_clients: AwsClients | None = None,
 ) -> AccountAudit:
     """Read and audit the account (or only `role_names` of it). Raises AccountReadError, UnknownRolesError.
-    `progress` hears how many roles there are and each one audited (the CLI's display on a terminal)."""
+    `progress` hears how many roles there are and each one audited (the CLI's display on a terminal).
+    `analyzer_clients` (default: `clients`) read Access Analyzer: in organization mode the central
+    account's, whose organization analyzer holds the member's findings, while `clients` read the member."""
+    analyzer_clients = analyzer_clients or clients
     baseline = baseline or load_baseline()
     now = now or datetime.now(UTC)
     before = Counter(clients.counter.calls)
@@ -169,13 +173,13 @@ def audit_account(
     analyzers: tuple[str, ...] = ()
     skipped: list[str] = []
     if access_analyzer:
-        found = read_account_analyzer_findings(clients, inventory.account_id)
+        found = read_account_analyzer_findings(analyzer_clients, inventory.account_id)
         analyzers = tuple(found.analyzers)
         skipped = found.skipped
         checks.append(summary_check(found))
         # The policy checks (ValidatePolicy, custom checks) per role, cached per document hash; the
         # analyzers' findings come from the account-wide read above, not one ListFindingsV2 per role.
-        checks.append(AccessAnalyzerCheck(clients, analyzer_findings=False))
+        checks.append(AccessAnalyzerCheck(analyzer_clients, analyzer_findings=False))
     # Every role is audited even for a selection: cross-role rules (who can assume whom) need them all.
     if progress is not None:
         progress.roles_total(sum(1 for r in roles if not (baseline.skip_service_linked and r.is_service_linked)))
@@ -272,9 +276,14 @@ def run_weekly_audit(
     now: datetime | None = None,
     trigger: str = "schedule",
     integrations: Integrations | None = None,
+    reader: AwsClients | None = None,
+    publish_summary: bool = True,
 ) -> WeeklyOutcome:
     """Audit the account, store the JSON and HTML reports, compare with the previous run, publish the summary.
-    `integrations` (default: as the settings say) get the result before the summary is written."""
+    `integrations` (default: as the settings say) get the result before the summary is written.
+    `reader` (organization mode: a member account's reader role) reads the account; `clients` store the
+    reports and publish. `publish_summary=False` stores without publishing (the organization run
+    publishes one summary for every account)."""
     if not settings.report_bucket:
         raise ValueError("the account audit needs REPORT_BUCKET for its reports")
     start = Counter(clients.counter.calls)
@@ -282,12 +291,13 @@ def run_weekly_audit(
     kms_key_id = settings.report_kms_key_id or ""
     baseline = baseline or load_baseline(settings.baseline_path)
     audit = audit_account(
-        clients,
+        reader or clients,
         baseline,
         live_checks=live_checks,
         access_analyzer=settings.access_analyzer != "off",
         regions=regions,
         now=now,
+        analyzer_clients=clients,
     )
     day = audit.generated_at.astimezone(UTC).date().isoformat()
     index = load_report_index(clients.s3, bucket, audit.account_id)
@@ -378,7 +388,7 @@ def run_weekly_audit(
         summary, result, settings.min_severity, publish_clean=settings.publish_clean
     )
     delivered = None
-    if notification is not None:
+    if notification is not None and publish_summary:
         delivered = publish(
             notification,
             report,
