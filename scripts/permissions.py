@@ -118,6 +118,9 @@ def policies(grants: Iterable[Grant], function: str, template: Mapping[str, Any]
     """The role's `Policies` (long-form CloudFormation values): one statement per scope, one policy per condition."""
     from rolewatch.aws_permissions import OWN_LOG_GROUP_ARN
 
+    # A function that exists only under a condition (OrgAuditFunction: OrganizationMode) has its grants
+    # of that condition unconditionally: an `!If` on it inside its own role could never be false.
+    own_condition = template["Resources"][function].get("Condition")
     by_condition: dict[str | None, dict[str, dict[str, Any]]] = {}
     for grant in grants:
         if function not in grant.functions:
@@ -125,7 +128,8 @@ def policies(grants: Iterable[Grant], function: str, template: Mapping[str, Any]
         if grant.only_if is not None and grant.only_if not in template.get("Conditions", {}):
             raise PermissionsError(f"{grant.code}: template.yaml has no condition {grant.only_if!r}")
         arn = _log_group_arn(template, function) if grant.arn == OWN_LOG_GROUP_ARN else grant.arn
-        statements = by_condition.setdefault(grant.only_if, {})
+        only_if = None if grant.only_if == own_condition else grant.only_if
+        statements = by_condition.setdefault(only_if, {})
         statement = statements.setdefault(
             grant.scope, {"resource": arn, "condition": grant.condition, "actions": set()}
         )

@@ -27,10 +27,12 @@ class Function(StrEnum):
 
     EVENT_AUDIT = "EventAuditFunction"
     ACCOUNT_AUDIT = "AccountAuditFunction"
+    ORG_AUDIT = "OrgAuditFunction"  # organization mode only: the weekly state machine's steps
 
 
 EVENT_AUDIT = Function.EVENT_AUDIT
 ACCOUNT_AUDIT = Function.ACCOUNT_AUDIT
+ORG_AUDIT = Function.ORG_AUDIT
 EVERY_FUNCTION: tuple[Function, ...] = tuple(Function)
 
 # A template condition under which a grant exists; None = always. Code that runs only when a feature

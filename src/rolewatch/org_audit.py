@@ -32,7 +32,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rolewatch.account_service import AccountReadError, run_weekly_audit
-from rolewatch.aws_permissions import ACCOUNT_AUDIT, REPORT_LISTING, STORED_REPORTS, requires
+from rolewatch.aws_permissions import ORG_AUDIT, REPORT_LISTING, STORED_REPORTS, requires
 from rolewatch.baseline import Baseline
 from rolewatch.delivery import Delivered, publish
 from rolewatch.inventory.clients import AwsClients
@@ -113,7 +113,7 @@ def _put_json(clients: AwsClients, settings: Settings, key: str, data: Any) -> N
     )  # fmt: skip
 
 
-@requires("s3:GetObject", by=ACCOUNT_AUDIT, on=STORED_REPORTS, only_if=ORGANIZATION_MODE)
+@requires("s3:GetObject", by=ORG_AUDIT, on=STORED_REPORTS, only_if=ORGANIZATION_MODE)
 def _get_json(clients: AwsClients, bucket: str, key: str) -> Any:
     try:
         body = clients.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -227,7 +227,7 @@ class OrgRun:
         }
 
 
-@requires("s3:ListBucket", by=ACCOUNT_AUDIT, on=REPORT_LISTING, only_if=ORGANIZATION_MODE)
+@requires("s3:ListBucket", by=ORG_AUDIT, on=REPORT_LISTING, only_if=ORGANIZATION_MODE)
 def stored_outcomes(clients: AwsClients, bucket: str, run_id: str) -> list[AccountOutcome]:
     prefix = f"{run_prefix(run_id)}/accounts/"
     out = []

@@ -40,6 +40,7 @@ ACCOUNT_FUNCTION_REQUIRES: frozenset[str] = frozenset({REPORT_TOPIC_ARN, REPORT_
 REQUIRED_BY_FUNCTION: dict[str, frozenset[str]] = {
     "EventAuditFunction": EVENT_FUNCTION_REQUIRES,
     "AccountAuditFunction": ACCOUNT_FUNCTION_REQUIRES,
+    "OrgAuditFunction": ACCOUNT_FUNCTION_REQUIRES,  # organization mode only: the weekly state machine's steps
 }
 # The variables whose value is one of the stack's own resources (a !Ref or !GetAtt in template.yaml).
 RESOURCE_SETTINGS = (REPORT_TOPIC_ARN, REPORT_BUCKET, REPORT_KMS_KEY_ID, IDEMPOTENCY_TABLE)

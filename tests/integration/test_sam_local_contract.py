@@ -33,6 +33,7 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 EVENT_PREFIXES: dict[str, tuple[str, ...]] = {
     "EventAuditFunction": ("iam-", "ec2-", "access-analyzer-", "direct-invoke"),
     "AccountAuditFunction": ("weekly-audit",),
+    "OrgAuditFunction": ("org-audit-",),
 }
 # Statuses a handler may answer with for a sample event: every sample names something to audit.
 EVENT_STATUSES = {"published", "below-threshold", "nothing-to-audit"}
@@ -172,6 +173,9 @@ def test_sam_local_invoke(function: str, event_file: str, aws: None, monkeypatch
     environment = resources.environment(function)
     # What the emulator sets besides the template's variables.
     environment.update(AWS_SAM_LOCAL="true", AWS_LAMBDA_FUNCTION_NAME=function, AWS_REGION=REGION)
+    if template["Resources"][function].get("Condition") == "OrganizationMode":  # env.json sets the mode
+        organization = boto3.client("organizations", region_name=REGION).create_organization(FeatureSet="ALL")
+        environment.update(DEPLOYMENT_MODE="organization", ORGANIZATION_ID=organization["Organization"]["Id"])
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     handler = import_handler(properties["Handler"])
@@ -184,6 +188,10 @@ def test_sam_local_invoke(function: str, event_file: str, aws: None, monkeypatch
         if runtime is not None:  # the next case is a new container with new resources
             runtime.cache_clear()
     json.dumps(result)  # what `sam local invoke` prints must be JSON
+    if function == "OrgAuditFunction":  # the list-accounts step: moto's organization has its management account
+        assert result["count"] == 1, result
+        listed = boto3.client("s3", region_name=REGION).get_object(Bucket=result["bucket"], Key=result["key"])
+        assert [a["account_id"] for a in json.loads(listed["Body"].read())] == [ACCOUNT_ID]
     if function == "EventAuditFunction":
         assert result["status"] in EVENT_STATUSES, result
         if event_file.startswith(("iam-", "ec2-", "access-analyzer-")) and result["status"] != "nothing-to-audit":

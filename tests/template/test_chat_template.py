@@ -9,7 +9,7 @@ import pytest
 from cfn_template import Resolver, function_role, load, role_statements
 
 CHAT = "arn:aws:sns:us-east-1:123456789012:team-security-chat"
-FUNCTIONS = ("EventAuditFunction", "AccountAuditFunction")
+FUNCTIONS = ("EventAuditFunction", "AccountAuditFunction", "OrgAuditFunction")
 
 
 @pytest.fixture(scope="module")

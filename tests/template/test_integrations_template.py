@@ -11,7 +11,7 @@ from cfn_template import ACCOUNT, REGION, TEMPLATE, Resolver, as_list, function_
 from rolewatch.policy.catalogue import catalogue
 from rolewatch.settings import load_settings
 
-FUNCTIONS = ("EventAuditFunction", "AccountAuditFunction")
+FUNCTIONS = ("EventAuditFunction", "AccountAuditFunction", "OrgAuditFunction")
 PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
 HUB = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:hub/default"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cfn_template import ROOT, as_list, load
+from cfn_template import ROOT, TEMPLATE, as_list, function_role, load, resources_of_type
 
 from rolewatch.org.credentials import member_read_actions
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
@@ -43,6 +43,7 @@ def test_the_reader_role_trusts_only_the_central_functions_of_the_organization(m
     assert [a["Fn::Sub"].rsplit("/", 1)[-1] for a in arns] == [
         "${CentralStackName}-EventAuditRole-*",
         "${CentralStackName}-AccountAuditRole-*",
+        "${CentralStackName}-OrgAuditRole-*",  # the weekly organization run's steps
     ]
 
 
@@ -73,3 +74,12 @@ def test_the_forwarded_calls_are_the_ones_the_central_rules_watch() -> None:
         watched = central[central_rule]["Properties"]["Pattern"]["detail"]["eventName"]
         forwarded = member_rules[member_rule]["Properties"]["EventPattern"]["detail"]["eventName"]
         assert forwarded == watched
+
+
+def test_the_reader_role_trusts_the_role_of_every_central_function(member: dict[str, Any]) -> None:
+    """A central function missing from the trust (OrgAuditFunction, the weekly run) could read no member."""
+    central = load(TEMPLATE)
+    roles = {function_role(central, f) for f in resources_of_type(central, "AWS::Serverless::Function")}
+    trust = member["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    trusted = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in trust["Condition"]["ArnLike"]["aws:PrincipalArn"]}
+    assert trusted == {f"${{CentralStackName}}-{role}-*" for role in roles}

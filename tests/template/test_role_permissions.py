@@ -195,10 +195,13 @@ def _services() -> set[str]:
 
 # Allowed whatever IAM policies say (it only tells the caller who it is): nothing to grant.
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
-# Operations authorised by another operation's action (the V2 Access Analyzer reads have no action of their own).
+# Operations authorised by another operation's action (the V2 Access Analyzer reads have no action of their own;
+# S3's ListObjects and ListObjectsV2 are authorised as s3:ListBucket, IAM has no s3:ListObjects* action).
 AUTHORISED_BY = {
     "access-analyzer:ListFindingsV2": "access-analyzer:ListFindings",
     "access-analyzer:GetFindingV2": "access-analyzer:GetFinding",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:ListObjects": "s3:ListBucket",
 }
 
 
@@ -286,6 +289,8 @@ def test_the_call_site_scan_finds_the_known_calls():
     wrapper = "rolewatch.analyzer.calls.validate_policy"
     assert ("rolewatch.analyzer.check", "AccessAnalyzerCheck._policy_checks", "validate_policy", wrapper) in found
     assert "self.publish(" in (SRC / "rolewatch" / "event_service.py").read_text()  # a method, not sns.publish
+    assert ("rolewatch.org_audit", "stored_outcomes", "list_objects_v2", None) in found  # get_paginator("...")
+    assert _operations()["list_objects_v2"] == {"s3:ListBucket"}  # IAM's name for it
     method_call = ("rolewatch.event_service", "EventAuditService.handle", "publish")
     assert not [site for site in found if site[:3] == method_call]
 
@@ -317,3 +322,18 @@ def test_a_conditional_grant_of_what_is_granted_anyway_adds_nothing(text):
     assert permissions_script.differences(text, grants) == ""
     grants = [*declarations(), dataclasses.replace(NEW_GRANT, only_if="UseSecurityHub")]
     assert "declared-permissions-if-UseSecurityHub" in permissions_script.differences(text, grants)
+
+
+def test_a_function_that_exists_under_a_condition_gets_that_conditions_grants_unconditionally():
+    """OrgAuditFunction exists only in organization mode: an `!If OrganizationMode` inside its own role
+    could never be false (cfn-lint W1028), so its organization grants sit in its unconditional policy."""
+    template = load(TEMPLATE)
+    assert template["Resources"]["OrgAuditFunction"]["Condition"] == "OrganizationMode"
+    org = template["Resources"][function_role(template, "OrgAuditFunction")]["Properties"]["Policies"]
+    assert not [p for p in org if "Fn::If" in p and p["Fn::If"][0] == "OrganizationMode"]
+    [always] = [p for p in org if "PolicyName" in p]
+    assert "sts:AssumeRole" in {a for s in always["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}
+    # The event function exists in both modes: the same declaration stays under the condition there.
+    event = template["Resources"][function_role(template, "EventAuditFunction")]["Properties"]["Policies"]
+    [conditional] = [p["Fn::If"][1] for p in event if "Fn::If" in p and p["Fn::If"][0] == "OrganizationMode"]
+    assert "sts:AssumeRole" in {a for s in conditional["PolicyDocument"]["Statement"] for a in as_list(s["Action"])}

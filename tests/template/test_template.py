@@ -33,6 +33,7 @@ from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
 FUNCTIONS = {
     "EventAuditFunction": "rolewatch.handlers.event_audit.handler",
     "AccountAuditFunction": "rolewatch.handlers.account_audit.handler",
+    "OrgAuditFunction": "rolewatch.handlers.org_audit.handler",
 }
 CONTRACT_ENVIRONMENT = {
     "REPORT_TOPIC_ARN",
@@ -62,7 +63,10 @@ DEPLOYMENTS = {
     "defaults": {},
     "every-option-on": {"SecurityHub": "true"},
     "every-option-off": {"AccessAnalyzer": "off", "SecurityHub": "false", "AuditEventBus": "off"},
+    "organization": {"DeploymentMode": "organization", "OrganizationId": "o-abcdefghij"},
 }
+# OrgAuditFunction (and its role) exist in organization mode only: its grants are checked there.
+ORGANIZATION = DEPLOYMENTS["organization"]
 
 
 @pytest.fixture(scope="module")
@@ -111,11 +115,12 @@ def test_sizes_and_concurrency(template):
 
 
 def test_environment_names_are_the_contract(template):
-    event, account = (set(_environment(template, f)) for f in FUNCTIONS)
+    event, account, org = (set(_environment(template, f)) for f in FUNCTIONS)
     assert event == CONTRACT_ENVIRONMENT
-    assert account == CONTRACT_ENVIRONMENT - EVENT_FUNCTION_ONLY
+    assert account == org == CONTRACT_ENVIRONMENT - EVENT_FUNCTION_ONLY
     assert event >= settings.EVENT_FUNCTION_REQUIRES
     assert account >= settings.ACCOUNT_FUNCTION_REQUIRES
+    assert org >= settings.REQUIRED_BY_FUNCTION["OrgAuditFunction"]
 
 
 def test_environment_values(template):
@@ -244,8 +249,8 @@ def test_failed_invocations_go_to_the_dead_letter_queue(template):
 
 
 def test_weekly_schedule(template):
-    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()
-    props = schedule["Properties"]
+    assert set(resources_of_type(template, "AWS::Scheduler::Schedule")) == {"WeeklyAudit", "OrganizationWeeklyAudit"}
+    props = template["Resources"]["WeeklyAudit"]["Properties"]
     assert props["ScheduleExpression"] == {"Ref": "WeeklyAuditSchedule"}
     target = props["Target"]
     assert target["Arn"] == {"Fn::GetAtt": ["AccountAuditFunction", "Arn"]}
@@ -399,6 +404,8 @@ def test_roles_use_inline_policies_only(template):
 def test_each_role_grants_exactly_what_its_function_declares(template, function, parameters):
     """The roles are generated from the declarations (tests/template/test_role_permissions.py); this is
     the meaning behind it: under each deployment's parameters, the actions granted are those declared."""
+    if template["Resources"][function].get("Condition") == "OrganizationMode":
+        parameters = {**parameters, **ORGANIZATION}
     role = function_role(template, function)
     granted = granted_actions(template, role, parameters)
     assert sorted_list(granted) == sorted_list(declared_actions(template, function, parameters))

@@ -22,8 +22,10 @@ from rolewatch.event.triggers import (
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 ALL_FILES = sorted(EVENTS_DIR.glob("*.json"))
-ACCOUNT_AUDIT_FILES = {"weekly-audit.json"}  # AccountAuditFunction's input; every other file is EventAuditFunction's
-EVENT_FILES = [p for p in ALL_FILES if p.name not in ACCOUNT_AUDIT_FILES]
+ACCOUNT_AUDIT_FILES = {"weekly-audit.json"}  # AccountAuditFunction's input
+ORG_AUDIT_FILES = {p.name for p in ALL_FILES if p.name.startswith("org-audit-")}  # OrgAuditFunction's steps
+# Every other file is EventAuditFunction's.
+EVENT_FILES = [p for p in ALL_FILES if p.name not in ACCOUNT_AUDIT_FILES | ORG_AUDIT_FILES]
 ACCESS_ANALYZER_FILES = [p for p in EVENT_FILES if p.name.startswith("access-analyzer-")]
 SAMPLE_ACCOUNT = "123456789012"
 

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rolewatch.analyzer.calls import ROLE_ANALYZER_TYPES
 from rolewatch.analyzer.translate import AnalyzerFinding, summary_finding
 from rolewatch.audit import LiveCheck
-from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, ACCOUNT_AUDIT, WITH_ACCESS_ANALYZER, requires
+from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, ACCOUNT_AUDIT, ORG_AUDIT, WITH_ACCESS_ANALYZER, requires
 from rolewatch.baseline import Profile
 from rolewatch.inventory.account_reader import failure_reason
 from rolewatch.inventory.clients import AwsClients
@@ -58,8 +58,10 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any
 
 
 # ListFindingsV2 is authorised by access-analyzer:ListFindings (the V2 operation has no IAM action of its own).
-@requires("access-analyzer:ListAnalyzers", by=ACCOUNT_AUDIT, only_if=WITH_ACCESS_ANALYZER)
-@requires("access-analyzer:ListFindings", by=ACCOUNT_AUDIT, on=ACCOUNT_ANALYZERS, only_if=WITH_ACCESS_ANALYZER)
+@requires("access-analyzer:ListAnalyzers", by=(ACCOUNT_AUDIT, ORG_AUDIT), only_if=WITH_ACCESS_ANALYZER)
+@requires(
+    "access-analyzer:ListFindings", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=ACCOUNT_ANALYZERS, only_if=WITH_ACCESS_ANALYZER
+)
 def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> AnalyzerFindings:
     """Every active IAM-role finding of every active analyzer in the clients' region.
 

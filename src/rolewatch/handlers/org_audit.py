@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rolewatch.aws_permissions import ORG_AUDIT, declare_lambda_service
 from rolewatch.baseline import Baseline, load_baseline
 from rolewatch.handlers import traced_handler
 from rolewatch.inventory.clients import AwsClients, make_clients
@@ -28,6 +29,7 @@ from rolewatch.settings import ACCOUNT_FUNCTION_REQUIRES, Settings, load_setting
 
 logger = Logger()
 metrics = Metrics()
+declare_lambda_service(ORG_AUDIT)
 
 
 @cache

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import ACCOUNT_AUDIT, requires
+from rolewatch.aws_permissions import ORG_AUDIT, requires
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.org.credentials import ORGANIZATION_MODE
 
@@ -85,7 +85,7 @@ def _account(data: dict[str, Any]) -> Account:
     return Account(id=str(data["Id"]), name=str(data.get("Name", "")), status=str(data.get("Status", "")))
 
 
-@requires("organizations:ListAccounts", by=ACCOUNT_AUDIT, only_if=ORGANIZATION_MODE)
+@requires("organizations:ListAccounts", by=ORG_AUDIT, only_if=ORGANIZATION_MODE)
 def every_account(orgs: Any) -> list[Account]:
     return [_account(a) for a in _pages(orgs, "list_accounts", "Accounts")]
 
@@ -93,7 +93,7 @@ def every_account(orgs: Any) -> list[Account]:
 @requires(
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
-    by=ACCOUNT_AUDIT,
+    by=ORG_AUDIT,
     only_if=ORGANIZATION_MODE,
 )
 def accounts_under(orgs: Any, parent_id: str) -> list[Account]:
@@ -104,7 +104,7 @@ def accounts_under(orgs: Any, parent_id: str) -> list[Account]:
     return found
 
 
-@requires("organizations:DescribeAccount", by=ACCOUNT_AUDIT, only_if=ORGANIZATION_MODE)
+@requires("organizations:DescribeAccount", by=ORG_AUDIT, only_if=ORGANIZATION_MODE)
 def describe_accounts(orgs: Any, account_ids: Collection[str]) -> list[Account]:
     """Accounts named by id; one that is not in the organization is listed with status NOT_IN_ORGANIZATION."""
     out = []

@@ -38,7 +38,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import EVENT_AUDIT, Scope, declared_in, requires
+from rolewatch.aws_permissions import EVENT_AUDIT, ORG_AUDIT, Scope, declared_in, requires
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.settings import DEFAULT_READER_ROLE, Settings
 
@@ -241,13 +241,13 @@ class MemberAccounts:
         }
 
 
-@requires("organizations:DescribeAccount", by=EVENT_AUDIT, only_if=ORGANIZATION_MODE)
+@requires("organizations:DescribeAccount", by=(EVENT_AUDIT, ORG_AUDIT), only_if=ORGANIZATION_MODE)
 def describe_member(central: AwsClients, account_id: str) -> dict[str, Any]:
     """The organization's record of an account (Id, Name, Status); AccountNotFoundException if not a member."""
     return dict(central.client("organizations").describe_account(AccountId=account_id)["Account"])
 
 
-@requires("sts:AssumeRole", by=EVENT_AUDIT, on=MEMBER_READER_ROLES, only_if=ORGANIZATION_MODE)
+@requires("sts:AssumeRole", by=(EVENT_AUDIT, ORG_AUDIT), on=MEMBER_READER_ROLES, only_if=ORGANIZATION_MODE)
 def assume_role(central: AwsClients, role_arn: str, name: str, seconds: int) -> dict[str, Any]:
     """Temporary credentials of `role_arn` (AccessKeyId, SecretAccessKey, SessionToken, Expiration)."""
     response = central.sts.assume_role(RoleArn=role_arn, RoleSessionName=name, DurationSeconds=seconds)

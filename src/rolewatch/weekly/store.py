@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import ACCOUNT_AUDIT, REPORT_KEY, REPORT_LISTING, STORED_REPORTS, requires
+from rolewatch.aws_permissions import ACCOUNT_AUDIT, ORG_AUDIT, REPORT_KEY, REPORT_LISTING, STORED_REPORTS, requires
 
 INDEX_SCHEMA = "rolewatch.report-index/v1"
 INDEX_RUNS_KEPT = 260  # five years of weekly runs
@@ -89,10 +89,10 @@ def _get(s3: Any, bucket: str, key: str) -> bytes | None:
         raise
 
 
-@requires("s3:GetObject", by=ACCOUNT_AUDIT, on=STORED_REPORTS)
+@requires("s3:GetObject", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=STORED_REPORTS)
 # Without ListBucket S3 answers AccessDenied instead of NoSuchKey for the first run's missing index.
-@requires("s3:ListBucket", by=ACCOUNT_AUDIT, on=REPORT_LISTING)
-@requires("kms:Decrypt", by=ACCOUNT_AUDIT, on=REPORT_KEY)  # the objects are SSE-KMS encrypted
+@requires("s3:ListBucket", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=REPORT_LISTING)
+@requires("kms:Decrypt", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=REPORT_KEY)  # the objects are SSE-KMS encrypted
 def load_report_index(s3: Any, bucket: str, account_id: str) -> ReportIndex:
     index = ReportIndex(account_id=account_id)
     key = index_key(account_id)
@@ -116,8 +116,8 @@ def load_report_index(s3: Any, bucket: str, account_id: str) -> ReportIndex:
     return index
 
 
-@requires("s3:GetObject", by=ACCOUNT_AUDIT, on=STORED_REPORTS)
-@requires("kms:Decrypt", by=ACCOUNT_AUDIT, on=REPORT_KEY)
+@requires("s3:GetObject", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=STORED_REPORTS)
+@requires("kms:Decrypt", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=REPORT_KEY)
 def load_stored_report(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] | None, str | None]:
     """(report, None) or (None, why it cannot be used)."""
     try:
@@ -135,8 +135,8 @@ def load_stored_report(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] |
     return value, None
 
 
-@requires("s3:PutObject", by=ACCOUNT_AUDIT, on=STORED_REPORTS)
-@requires("kms:GenerateDataKey", by=ACCOUNT_AUDIT, on=REPORT_KEY)
+@requires("s3:PutObject", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=STORED_REPORTS)
+@requires("kms:GenerateDataKey", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=REPORT_KEY)
 def put_report_object(s3: Any, bucket: str, key: str, body: bytes, *, content_type: str, kms_key_id: str = "") -> None:
     extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
     if kms_key_id:
