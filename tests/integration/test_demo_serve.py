@@ -44,7 +44,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield running
 
 
-CASES = [(function, path.name) for function in EVENT_PREFIXES for path in event_files(function)]
+# The demo serves one account (DeploymentMode=account): functions of organization mode only (OrgAuditFunction)
+# have nothing to run against until the demo gains its organization mode (issue 11).
+ACCOUNT_MODE_FUNCTIONS = [
+    f for f in EVENT_PREFIXES if load_template(TEMPLATE)["Resources"][f].get("Condition") != "OrganizationMode"
+]
+CASES = [(function, path.name) for function in ACCOUNT_MODE_FUNCTIONS for path in event_files(function)]
 
 
 @pytest.mark.parametrize(("function", "event_file"), CASES)
