@@ -2,7 +2,8 @@
 
 moto's CloudFormation has no SAM transform, so the template is transformed first, by the aws-sam-translator
 that SAM CLI ships (in .venv-sam, run as a subprocess: the project's .venv does not have it), with the code
-location replaced by a zip uploaded to moto's S3, as `sam deploy` replaces CodeUri. moto then creates the
+location replaced by a zip uploaded to moto's S3, as `sam deploy` replaces CodeUri (and a state machine's
+DefinitionUri inlined as its Definition). moto then creates the
 resources the functions' environment refers to (KMS key, SNS topic, S3 bucket, DynamoDB table, SQS queue)
 and the two Lambda functions with the Environment CloudFormation resolved; it skips, with a warning, the
 types it does not implement (the Scheduler schedule, topic/bucket/queue policies, the alarm, the
@@ -34,7 +35,7 @@ CODE_BUCKET = "rolewatch-deployment-code"
 CODE_KEY = "rolewatch.zip"
 
 _TRANSFORM = """
-import json, sys
+import json, os, sys
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 template = yaml_parse(open(sys.argv[1], encoding="utf-8").read())
@@ -43,6 +44,10 @@ template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code
 for resource in template["Resources"].values():
     if resource["Type"] == "AWS::Serverless::Function" and "CodeUri" in resource.get("Properties", {}):
         resource["Properties"]["CodeUri"] = code
+    # sam deploy uploads a local DefinitionUri; inlined, CloudFormation receives the same definition.
+    if resource["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in resource.get("Properties", {}):
+        path = os.path.join(os.path.dirname(sys.argv[1]), resource["Properties"].pop("DefinitionUri"))
+        resource["Properties"]["Definition"] = json.load(open(path, encoding="utf-8"))
 class NoManagedPolicies:
     def load(self):
         return {}
@@ -92,6 +97,16 @@ def _conditional_policies_kept(template: dict[str, Any]) -> dict[str, Any]:
                 p["Fn::If"][1] if isinstance(p, dict) and "Fn::If" in p else p for p in policies
             ]
     return template
+
+
+def deployed_functions(stack_name: str, region: str = REGION) -> set[str]:
+    """Logical ids of the stack's Lambda functions (OrgAuditFunction exists in organization mode only)."""
+    resources = boto3.client("cloudformation", region_name=region).list_stack_resources(StackName=stack_name)
+    return {
+        r["LogicalResourceId"]
+        for r in resources["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::Lambda::Function"
+    }
 
 
 def deployed_environment(stack_name: str, function: str, region: str = REGION) -> dict[str, str]:
