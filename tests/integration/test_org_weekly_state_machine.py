@@ -29,6 +29,10 @@ from org_accounts import ADMIN_POLICY, CENTRAL_ACCOUNT, REGION, Organization, cr
 
 import rolewatch.handlers.org_audit
 
+# End to end: moto's Step Functions interpreter runs the Distributed Map on its own thread over several
+# accounts, each audited by the real handler. `make test` runs it; `make unit` leaves it out.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "statemachine" / "organization_audit.asl.json"
 CONTEXT = LambdaContext(function_name="OrgAuditFunction")
