@@ -15,7 +15,6 @@ reason to lose the report, so they never raise (rolewatch.integrations).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +28,7 @@ from rolewatch.report.notification import (
     attribute_type,
     truncate_to_bytes,
 )
+from rolewatch.stored_objects import json_report_body, put_encrypted
 
 # Room kept below the SNS limit for the overflow notice and JSON escaping by the SDK.
 SAFETY_MARGIN = 4_096
@@ -94,16 +94,7 @@ def publish(
 
 
 def _store(s3: Any, bucket: str, key: str, report: dict[str, Any], kms_key_id: str | None) -> None:
-    encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
-    if kms_key_id:
-        encryption["SSEKMSKeyId"] = kms_key_id
     try:
-        s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=json.dumps(report, indent=1).encode("utf-8"),
-            ContentType="application/json",
-            **encryption,
-        )
+        put_encrypted(s3, bucket, key, json_report_body(report), content_type="application/json", kms_key_id=kms_key_id)
     except (ClientError, BotoCoreError) as exc:
         raise DeliveryError(f"storing the full report at s3://{bucket}/{key} failed: {exc}") from exc

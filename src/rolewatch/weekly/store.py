@@ -24,6 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rolewatch.aws_permissions import ACCOUNT_AUDIT, ORG_AUDIT, REPORT_KEY, REPORT_LISTING, STORED_REPORTS, requires
+from rolewatch.stored_objects import put_encrypted
 
 INDEX_SCHEMA = "rolewatch.report-index/v1"
 INDEX_RUNS_KEPT = 260  # five years of weekly runs
@@ -138,11 +139,8 @@ def load_stored_report(s3: Any, bucket: str, key: str) -> tuple[dict[str, Any] |
 @requires("s3:PutObject", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=STORED_REPORTS)
 @requires("kms:GenerateDataKey", by=(ACCOUNT_AUDIT, ORG_AUDIT), on=REPORT_KEY)
 def put_report_object(s3: Any, bucket: str, key: str, body: bytes, *, content_type: str, kms_key_id: str = "") -> None:
-    extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
-    if kms_key_id:
-        extra["SSEKMSKeyId"] = kms_key_id
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type, **extra)
+        put_encrypted(s3, bucket, key, body, content_type=content_type, kms_key_id=kms_key_id)
     except (ClientError, BotoCoreError) as exc:
         raise ReportStoreError(f"storing s3://{bucket}/{key} failed: {exc}") from exc
 
