@@ -107,7 +107,7 @@ def pytest_configure(config: pytest.Config) -> None:
     runs = RuleRuns()
     config.stash[RUNS] = runs
     _install(runs)  # in an xdist controller too, where no test runs and the counts stay empty
-    if not hasattr(config, "workerinput") and config.pluginmanager.hasplugin("xdist"):
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         # A second channel beside `workeroutput`: each worker also writes its counts to a file here, and
         # the controller reads the file of any worker whose message did not reach it.
         config.stash[COUNTS_DIR] = Path(tempfile.mkdtemp(prefix="rule-runs-"))
