@@ -303,7 +303,7 @@ class EventAuditService:
         """Raw event -> outcome. `once(key, run)` runs `run` only for a key not seen before and returns
         its stored result otherwise (the handler passes Powertools idempotency); without it, or without
         a key (a direct invocation with no "id"), the audit always runs. Raises EventError, DeliveryError."""
-        parsed = parse_event(event)
+        parsed = parse_event(event, organization=self.readers is not None)
         if isinstance(parsed, Skipped):
             return self.handle(parsed)
         key = idempotency_key(event, parsed)

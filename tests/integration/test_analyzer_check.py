@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -828,6 +829,87 @@ def test_an_unexpected_service_error_is_a_skipped_check(aa) -> None:
     # The trust policy's validation failed; the customer-managed policy's still ran.
     assert result.skipped == ("ValidatePolicy: failed (InternalServerException: Internal failure.)",)
     assert [f.rule for f in result.findings] == ["access-analyzer-security-warning"]
+
+
+# -- organization mode: the security account's analyzers, asked about a member's role ---------------------
+
+MEMBER = "444455556666"
+ORG_ANALYZER = f"arn:aws:access-analyzer:{REGION}:{ACCOUNT}:analyzer/organization-external"
+
+
+def member_role(name: str = "payments-app") -> RoleSnapshot:
+    return replace(role(name, trust=VENDOR_TRUST, inline=False), arn=f"arn:aws:iam::{MEMBER}:role/{name}")
+
+
+def test_a_member_role_is_asked_only_of_the_organization_analyzer(aa) -> None:
+    """The security account's account analyzer cannot know a member's role: no call goes to it."""
+    clients, stubber = aa
+    snapshot = member_role()
+    stubber.add_response(
+        "list_analyzers",
+        {"analyzers": [analyzer(EXTERNAL_ANALYZER, "ACCOUNT"), analyzer(ORG_ANALYZER, "ORGANIZATION")]},
+        {},
+    )
+    found = {**summary("org-1", "ExternalAccess", snapshot.arn), "resourceOwnerAccount": MEMBER}
+    stubber.add_response(
+        "list_findings_v2", {"findings": [found]}, {"analyzerArn": ORG_ANALYZER, "filter": role_filter(snapshot)}
+    )
+    details = {"principal": {"AWS": "999988887777"}, "action": ["sts:AssumeRole"], "isPublic": False}
+    stubber.add_response(
+        "get_finding_v2",
+        {**found, "findingDetails": [{"externalAccessDetails": {**details, "condition": {}}}]},
+        {"analyzerArn": ORG_ANALYZER, "id": "org-1"},
+    )
+    result = AccessAnalyzerCheck(clients)(snapshot, only(findings=True))
+    assert result.skipped == ()
+    [finding] = result.findings
+    assert finding.rule == "access-analyzer-external-access" and finding.resource == snapshot.arn
+    assert clients.counter.calls["access-analyzer:ListFindingsV2"] == 1
+
+
+def test_a_member_role_without_an_organization_analyzer_is_a_skipped_check_naming_the_account(aa) -> None:
+    clients, stubber = aa
+    stubber.add_response(
+        "list_analyzers",
+        {"analyzers": [analyzer(EXTERNAL_ANALYZER, "ACCOUNT"), analyzer(UNUSED_ANALYZER, "ACCOUNT_UNUSED_ACCESS")]},
+        {},
+    )
+    check = AccessAnalyzerCheck(clients)
+    result = check(member_role(), only(findings=True))
+    [reason] = result.skipped
+    assert reason.startswith(f"analyzer findings: no ACTIVE organization analyzer in {REGION} covers account {MEMBER}")
+    assert "rolewatch-external, rolewatch-unused" in reason
+    assert result.findings == () and clients.counter.calls["access-analyzer:ListFindingsV2"] == 0
+    # The security account's own role is still asked of its account analyzers (the list is read once).
+    own = role(inline=False)
+    for arn in (EXTERNAL_ANALYZER, UNUSED_ANALYZER):
+        stubber.add_response("list_findings_v2", {"findings": []}, {"analyzerArn": arn, "filter": role_filter(own)})
+    assert check(own, only(findings=True)) == LiveCheckResult()
+
+
+def test_a_members_weekly_read_uses_only_analyzers_that_cover_it(aa) -> None:
+    clients, stubber = aa
+    listed = {"analyzers": [analyzer(EXTERNAL_ANALYZER, "ACCOUNT"), analyzer(ORG_ANALYZER, "ORGANIZATION")]}
+    member_roles = {
+        "status": {"eq": ["ACTIVE"]},
+        "resourceType": {"eq": ["AWS::IAM::Role"]},
+        "resourceOwnerAccount": {"eq": [MEMBER]},
+    }
+    stubber.add_response("list_analyzers", listed, {})
+    stubber.add_response(
+        "list_findings_v2",
+        {"findings": [{**summary("org-1", "ExternalAccess", member_role().arn), "resourceOwnerAccount": MEMBER}]},
+        {"analyzerArn": ORG_ANALYZER, "filter": member_roles, "maxResults": 100},
+    )
+    found = read_account_analyzer_findings(clients, MEMBER)
+    assert found.skipped == [] and found.analyzers == [ORG_ANALYZER]
+    assert [f.id for f in found.for_role(member_role().arn)] == ["org-1"]
+
+    stubber.add_response("list_analyzers", {"analyzers": [analyzer(EXTERNAL_ANALYZER, "ACCOUNT")]}, {})
+    uncovered = read_account_analyzer_findings(clients, MEMBER)
+    assert uncovered.analyzers == [] and uncovered.by_role == {}
+    [reason] = uncovered.skipped
+    assert f"no ACTIVE organization analyzer in {REGION} covers account {MEMBER}" in reason
 
 
 def test_required_actions_are_exactly_the_operations_called() -> None:

@@ -100,6 +100,26 @@ def test_the_same_event_id_in_two_accounts_is_two_audits(
     assert alpha_key == f"cloudtrail:{org.account('alpha')}:x"
 
 
+def test_an_organization_analyzers_finding_on_a_member_role_is_audited_in_that_account(
+    function: Any, org_stack: tuple[EventStack, Organization]
+) -> None:
+    """The organization analyzer lives in the security account, so its event arrives there naming the
+    member's role: the audit reads the member through its reader role, not the central account."""
+    stack, org = org_stack
+    alpha = org.account("alpha")
+    attach_admin(alpha)
+    event = copy.deepcopy(load_event("access-analyzer-external-access.json"))
+    event["account"] = CENTRAL_ACCOUNT
+    event["resources"] = [f"arn:aws:access-analyzer:us-east-1:{CENTRAL_ACCOUNT}:analyzer/organization"]
+    event["detail"].update(resource=f"arn:aws:iam::{alpha}:role/app-role", resourceOwnerAccount=alpha)
+    outcome = function.handler(event, CONTEXT)
+    assert outcome["status"] == "published" and outcome["account"] == alpha
+    assert outcome["roles"] == ["app-role"]
+    [message] = stack.messages()
+    assert message["MessageAttributes"]["account"]["Value"] == alpha
+    assert f"arn:aws:iam::{alpha}:role/app-role" in message["Message"]
+
+
 def test_an_account_outside_the_organization_is_reported_not_audited(
     function: Any, org_stack: tuple[EventStack, Organization]
 ) -> None:

@@ -148,3 +148,25 @@ def test_the_aws_documentation_examples_parse(shared_data: Path) -> None:
     # Every example there concerns an S3 bucket or an access preview: skipped, none raises.
     assert results and all(isinstance(r, Skipped) for r in results)
     assert {r.event_name for r in results} == {"Access Analyzer Finding", "Access Preview State Change"}
+
+
+# -- organization mode: an organization analyzer in the security account reports member roles ------------
+
+MEMBER_ROLE = "arn:aws:iam::444455556666:role/member"
+
+
+def test_in_organization_mode_a_member_roles_finding_is_audited_in_the_members_account() -> None:
+    event = variant(UNUSED, resource=MEMBER_ROLE)  # delivered to the security account's bus
+    assert isinstance(parse_event(event), Skipped)  # account mode: not this auditor's account
+    request = parse_event(event, organization=True)
+    assert isinstance(request, AuditRequest)
+    assert request.account == "444455556666" and request.role_names == ("member",)
+    assert request.event_id.startswith(f"access-analyzer:unused-access:{MEMBER_ROLE}:")
+    # The central account's own role is still its own account's.
+    own = parse_event(UNUSED, organization=True)
+    assert isinstance(own, AuditRequest) and own.account == UNUSED["account"]
+
+
+def test_in_organization_mode_a_role_arn_without_a_valid_account_is_a_clear_error() -> None:
+    with pytest.raises(EventError, match=r"'detail\.resource' must be a 12-digit account id"):
+        parse_event(variant(UNUSED, resource="arn:aws:iam::12345:role/member"), organization=True)

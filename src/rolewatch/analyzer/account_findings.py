@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.analyzer.calls import ROLE_ANALYZER_TYPES
+from rolewatch.analyzer.calls import ROLE_ANALYZER_TYPES, analyzer_covers, no_covering_analyzer
 from rolewatch.analyzer.translate import AnalyzerFinding, summary_finding
 from rolewatch.audit import LiveCheck
 from rolewatch.aws_permissions import ACCOUNT_ANALYZERS, ACCOUNT_AUDIT, ORG_AUDIT, WITH_ACCESS_ANALYZER, requires
@@ -66,8 +66,10 @@ def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> Anal
     """Every active IAM-role finding of every active analyzer in the clients' region.
 
     IAM is global: one region's analyzers see every role, so reading the home region is enough (other
-    regions' external-access analyzers repeat the same role findings). Never raises for AWS errors: no
-    analyzer, access denied, throttling or an endpoint without Access Analyzer become `skipped` reasons.
+    regions' external-access analyzers repeat the same role findings). Only analyzers that can know the
+    account's roles are read: organization analyzers, and account analyzers of `account_id` itself.
+    Never raises for AWS errors: no analyzer, access denied, throttling or an endpoint without Access
+    Analyzer become `skipped` reasons.
     """
     out = AnalyzerFindings()
     client = clients.accessanalyzer
@@ -77,13 +79,18 @@ def read_account_analyzer_findings(clients: AwsClients, account_id: str) -> Anal
         out.skipped.append(f"Access Analyzer findings not read: ListAnalyzers failed ({failure_reason(exc)})")
         return out
     active = [a for a in analyzers if a.get("status") == "ACTIVE"]
+    region = clients.region or "this region"
     if not active:
-        region = clients.region or "this region"
         out.skipped.append(
             f"Access Analyzer findings not read: no active external-access or unused-access analyzer in {region}"
         )
         return out
-    for analyzer in active:
+    covering = [a for a in active if analyzer_covers(a["arn"], a["type"], account_id)]
+    if not covering:
+        names = [str(a.get("name") or a["arn"]) for a in active]
+        out.skipped.append(f"Access Analyzer findings not read: {no_covering_analyzer(region, account_id, names)}")
+        return out
+    for analyzer in covering:
         arn, kind = analyzer["arn"], analyzer["type"]
         try:
             summaries = list(

@@ -139,6 +139,31 @@ class Analyzer:
     name: str
     type: str
 
+    def covers(self, account_id: str) -> bool:
+        """Whether this analyzer can report on the roles of `account_id`."""
+        return analyzer_covers(self.arn, self.type, account_id)
+
+
+def analyzer_covers(arn: str, analyzer_type: str, account_id: str) -> bool:
+    """An organization analyzer (zone of trust: the organization, in its management or delegated
+    administrator account) reports every member account; an account analyzer only the account it lives
+    in (the account field of its ARN). In organization mode the central clients list the security
+    account's analyzers, whose account analyzers cannot know a member's roles: asking them would read
+    nothing and hide that no organization analyzer covers the member."""
+    if analyzer_type.startswith("ORGANIZATION") or not account_id:
+        return True
+    parts = arn.split(":", 5)
+    return len(parts) < 6 or not parts[4] or parts[4] == account_id
+
+
+def no_covering_analyzer(region: str, account_id: str, analyzers: Sequence[str]) -> str:
+    """Why no analyzer's findings could be read for the roles of `account_id`."""
+    return (
+        f"no ACTIVE organization analyzer in {region} covers account {account_id} (the active analyzers, "
+        f"{', '.join(analyzers)}, are account analyzers of another account; create an ORGANIZATION or "
+        "ORGANIZATION_UNUSED_ACCESS analyzer in the delegated administrator account)"
+    )
+
 
 @access_analyzer_requires("access-analyzer:ListAnalyzers")
 def list_role_analyzers(clients: AwsClients) -> list[Analyzer]:

@@ -314,7 +314,12 @@ class AccessAnalyzerCheck:
                 "--type ACCOUNT_UNUSED_ACCESS)",
             )
             return
-        for analyzer in analyzers:
+        covering = [a for a in analyzers if a.covers(role.account_id)]
+        if not covering:
+            region = self.clients.region or "this region"
+            out.skip(FINDINGS_CHECK, calls.no_covering_analyzer(region, role.account_id, [a.name for a in analyzers]))
+            return
+        for analyzer in covering:
             for summary in self._role_summaries(analyzer, role.arn, out):
                 self._one_finding(role, profile, analyzer, summary, out)
 

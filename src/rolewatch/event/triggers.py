@@ -543,12 +543,14 @@ def access_analyzer_idempotency_key(family: str, role_arn: str, time: str) -> st
     return f"access-analyzer:{family}:{role_arn}:{window}"
 
 
-def parse_access_analyzer_event(event: Any) -> TriggerResult:
+def parse_access_analyzer_event(event: Any, *, organization: bool = False) -> TriggerResult:
     """An Access Analyzer finding event on a role -> an audit of that role, or Skipped with the reason.
 
-    Audited: ACTIVE findings on an IAM role of the account the event arrived in. Skipped: other resource
-    types, archived/resolved/deleted findings (the access is gone or accepted), error findings, roles of
-    other accounts (an organization analyzer reports member accounts; rolewatch audits its own account).
+    Audited: ACTIVE findings on an IAM role of the account the event arrived in; with `organization`
+    (the central stack of organization mode), also roles of other accounts, which an organization
+    analyzer in the security account reports: the audit reads the role's own account (the ARN's), whose
+    membership the event path checks. Skipped: other resource types, archived/resolved/deleted findings
+    (the access is gone or accepted), error findings and, in account mode, roles of other accounts.
     """
     if not isinstance(event, Mapping):
         raise EventError(f"an event must be a JSON object, not {type(event).__name__}")
@@ -589,7 +591,9 @@ def parse_access_analyzer_event(event: Any) -> TriggerResult:
     if len(parts) < 6 or not parts[5].startswith("role/"):
         raise EventError(f"field 'detail.resource' is not a role ARN: {resource!r}")
     if account and parts[4] != account:
-        return skipped(f"{resource} belongs to account {parts[4]}; this auditor audits account {account}")
+        if not organization:
+            return skipped(f"{resource} belongs to account {parts[4]}; this auditor audits account {account}")
+        account = _account(parts[4], "detail.resource")
     time = _optional_text(event, "time", "time") or ""
     analyzer = next((r for r in resources or [] if isinstance(r, str)), None)
     if analyzer is not None:
@@ -613,9 +617,10 @@ def parse_access_analyzer_event(event: Any) -> TriggerResult:
     )
 
 
-def parse_event(event: Any) -> TriggerResult:
+def parse_event(event: Any, *, organization: bool = False) -> TriggerResult:
     """Any input the audit function accepts: an EventBridge CloudTrail event, an Access Analyzer finding
-    event or a direct invocation."""
+    event or a direct invocation. `organization`: the auditor reads every account of the organization,
+    so an organization analyzer's finding on a member's role is audited in that account."""
     if isinstance(event, Mapping) and "detail-type" not in event and any(k in event for k in DIRECT_KEYS):
         return parse_direct_invocation(event)
     if (
@@ -623,5 +628,5 @@ def parse_event(event: Any) -> TriggerResult:
         and event.get("source") == ACCESS_ANALYZER_SOURCE
         and event.get("detail-type") != CLOUDTRAIL_DETAIL_TYPE
     ):
-        return parse_access_analyzer_event(event)
+        return parse_access_analyzer_event(event, organization=organization)
     return parse_cloudtrail_event(event)
