@@ -39,11 +39,12 @@ def test_the_reader_role_trusts_only_the_central_functions_of_the_organization(m
     [trust] = reader["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${CentralAccountId}:root"}}
     assert trust["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
-    arns = trust["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert "ArnLike" not in trust["Condition"]  # exact names: a pattern admits roles anyone could create
+    arns = trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]
     assert [a["Fn::Sub"].rsplit("/", 1)[-1] for a in arns] == [
-        "${CentralStackName}-EventAuditRole-*",
-        "${CentralStackName}-AccountAuditRole-*",
-        "${CentralStackName}-OrgAuditRole-*",  # the weekly organization run's steps
+        "${CentralStackName}-EventAuditRole",
+        "${CentralStackName}-AccountAuditRole",
+        "${CentralStackName}-OrgAuditRole",  # the weekly organization run's steps
     ]
 
 
@@ -81,5 +82,12 @@ def test_the_reader_role_trusts_the_role_of_every_central_function(member: dict[
     central = load(TEMPLATE)
     roles = {function_role(central, f) for f in resources_of_type(central, "AWS::Serverless::Function")}
     trust = member["Resources"]["ReaderRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
-    trusted = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in trust["Condition"]["ArnLike"]["aws:PrincipalArn"]}
-    assert trusted == {f"${{CentralStackName}}-{role}-*" for role in roles}
+    trusted = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in trust["Condition"]["ArnEquals"]["aws:PrincipalArn"]}
+    assert trusted == {f"${{CentralStackName}}-{role}" for role in roles}
+    # ...and in organization mode the central stack gives each of those roles exactly that name.
+    for role in roles:
+        name = central["Resources"][role]["Properties"]["RoleName"]
+        org_name = name["Fn::If"][1] if "Fn::If" in name else name
+        assert org_name == {"Fn::Sub": f"${{AWS::StackName}}-{role}"}, role
+        if "Fn::If" in name:  # account mode keeps CloudFormation's generated names
+            assert name["Fn::If"][0] == "OrganizationMode" and name["Fn::If"][2] == {"Ref": "AWS::NoValue"}

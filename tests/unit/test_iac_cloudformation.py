@@ -245,3 +245,19 @@ def test_what_the_template_gets_wrong_is_a_problem_with_its_path(node, message):
 def test_no_value_drops_a_property():
     assert Resolver(TEMPLATE).value({"A": 1, "B": {"Ref": "AWS::NoValue"}}, "x") == {"A": 1}
     assert NO_VALUE is not None
+
+
+@pytest.mark.parametrize(("mode", "name"), [("account", "Fn"), ("organization", "stack-Fn")])
+def test_a_role_name_that_is_no_value_under_a_condition_falls_back_to_the_logical_id(tmp_path, mode, name):
+    """`RoleName: !If [Named, <name>, !Ref AWS::NoValue]`: the property is absent, not a wrong type."""
+    read = read_iac(
+        str(tmp_path / "t.json"),
+        "cloudformation",
+        text=_template(
+            {"Fn": _role(RoleName={"Fn::If": ["Named", "stack-Fn", {"Ref": "AWS::NoValue"}]})},
+            Parameters={"Mode": {"Type": "String", "Default": mode}},
+            Conditions={"Named": {"Fn::Equals": [{"Ref": "Mode"}, "organization"]}},
+        ),
+    )
+    assert read.errors == []
+    assert [r.name for r in read.roles] == [name]

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rolewatch.iac.intrinsics import Resolver, TemplateProblem
+from rolewatch.iac.intrinsics import NO_VALUE, Resolver, TemplateProblem
 from rolewatch.iac.managed_policies import is_aws_managed, snapshot
 from rolewatch.iac.placeholders import ACCOUNT, PARTITION, describe_pseudo
 from rolewatch.iac.result import IacFile, IacInputError, roles_read
@@ -308,7 +308,7 @@ class _Reader:
         if node is None:
             return None
         value = self.resolved(resolver, node, logical, where)
-        if value is None:
+        if value is None or value is NO_VALUE:  # `!If [cond, x, !Ref AWS::NoValue]`: the property is absent
             return None
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return str(value)
