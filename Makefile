@@ -10,7 +10,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 TEMPLATES := template.yaml templates/forwarder.yaml templates/member.yaml
 
-.PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean local-env demo-serve
+.PHONY: demo test lint template permissions unit pytest-all bench catalogue managed-policies clean local-env demo-serve demo-organization
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ demo: $(STAMP)
 # or from the embedded AWS kept running until Ctrl-C (no account; SERVE_ARGS e.g. "--port 5051 --host 172.17.0.1").
 local-env: $(STAMP)
 	$(PY) -m rolewatch local-env
+
+demo-organization: $(STAMP)
+	$(PY) -m rolewatch.demo --organization
 
 demo-serve: $(STAMP)
 	$(PY) -m rolewatch.demo --serve $(SERVE_ARGS)

@@ -83,23 +83,32 @@ def document_text(document: Any) -> str:
 
 
 def seed_account(
-    region: str, sample: dict[str, Any] | None = None, *, leave_out: Iterable[str] = (), with_instances: bool = True
+    region: str,
+    sample: dict[str, Any] | None = None,
+    *,
+    leave_out: Iterable[str] = (),
+    with_instances: bool = True,
+    session: boto3.Session | None = None,
 ) -> SeededAccount:
-    """Create the sample account's policies, roles, instance profiles and instances (minus `leave_out` roles)."""
+    """Create the sample account's policies, roles, instance profiles and instances (minus `leave_out` roles).
+
+    `session` is the account to seed (a member's own credentials in the organization demo); by default
+    the embedded AWS's default account."""
     sample = sample if sample is not None else load_sample()
-    iam = boto3.client("iam", region_name=region)
+    client = session.client if session is not None else boto3.client
+    iam = client("iam", region_name=region)
     skipped = set(leave_out)
     policies = _create_customer_policies(iam, sample.get("Policies", []))
     roles = [r for r in sample["RoleDetailList"] if r["RoleName"] not in skipped]
     for role in roles:
-        _create_role(iam, role)
+        _create_role(iam, role, policies)
     additions = [_give_privileged_role_a_profile(iam, roles)]
     iam.create_open_id_connect_provider(
         Url=GITHUB_OIDC_URL, ClientIDList=["sts.amazonaws.com"], ThumbprintList=[GITHUB_OIDC_THUMBPRINT]
     )
     additions.append(f"an OIDC identity provider for {GITHUB_OIDC_URL.removeprefix('https://')}")
-    instances = _launch_instances(region, roles) if with_instances else ()
-    account_id = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    instances = _launch_instances(client("ec2", region_name=region), roles) if with_instances else ()
+    account_id = client("sts", region_name=region).get_caller_identity()["Account"]
     return SeededAccount(
         account_id=account_id,
         roles=tuple(r["RoleName"] for r in roles),
@@ -109,8 +118,9 @@ def seed_account(
     )
 
 
-def _create_customer_policies(iam: Any, policies: list[dict[str, Any]]) -> list[str]:
-    created = []
+def _create_customer_policies(iam: Any, policies: list[dict[str, Any]]) -> dict[str, str]:
+    """Name -> ARN in the seeded account (the file's ARNs name the account it was exported from)."""
+    created = {}
     for policy in policies:
         if policy["Arn"].startswith("arn:aws:iam::aws:"):
             continue  # AWS-managed: already in the account
@@ -127,11 +137,18 @@ def _create_customer_policies(iam: Any, policies: list[dict[str, Any]]) -> list[
         default = policy.get("DefaultVersionId") or versions[-1]["VersionId"]
         if default != "v1" or len(versions) == 1:
             iam.set_default_policy_version(PolicyArn=arn, VersionId=default)
-        created.append(policy["PolicyName"])
+        created[policy["PolicyName"]] = arn
     return created
 
 
-def _create_role(iam: Any, role: dict[str, Any]) -> None:
+def _in_this_account(arn: str, customer_policies: dict[str, str]) -> str:
+    """A customer-managed policy's ARN in the seeded account (AWS-managed ARNs are the same everywhere)."""
+    if arn.startswith("arn:aws:iam::aws:"):
+        return arn
+    return customer_policies.get(arn.rsplit("/", 1)[-1], arn)
+
+
+def _create_role(iam: Any, role: dict[str, Any], customer_policies: dict[str, str]) -> None:
     name = role["RoleName"]
     kwargs: dict[str, Any] = {
         "RoleName": name,
@@ -142,7 +159,7 @@ def _create_role(iam: Any, role: dict[str, Any]) -> None:
     if role.get("MaxSessionDuration"):
         kwargs["MaxSessionDuration"] = role["MaxSessionDuration"]
     if boundary := (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"):
-        kwargs["PermissionsBoundary"] = boundary
+        kwargs["PermissionsBoundary"] = _in_this_account(boundary, customer_policies)
     if role.get("Description"):
         kwargs["Description"] = role["Description"]
     iam.create_role(**kwargs)
@@ -151,7 +168,7 @@ def _create_role(iam: Any, role: dict[str, Any]) -> None:
             RoleName=name, PolicyName=inline["PolicyName"], PolicyDocument=document_text(inline["PolicyDocument"])
         )
     for attached in role.get("AttachedManagedPolicies", []):
-        iam.attach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+        iam.attach_role_policy(RoleName=name, PolicyArn=_in_this_account(attached["PolicyArn"], customer_policies))
     for profile in role.get("InstanceProfileList", []):
         iam.create_instance_profile(InstanceProfileName=profile["InstanceProfileName"], Path=profile.get("Path", "/"))
         iam.add_role_to_instance_profile(InstanceProfileName=profile["InstanceProfileName"], RoleName=name)
@@ -173,8 +190,7 @@ def _trust_document(iam: Any, role_name: str) -> dict[str, Any]:
     return json.loads(document_text(document)) if isinstance(document, str) else dict(document)
 
 
-def _launch_instances(region: str, roles: list[dict[str, Any]]) -> tuple[Instance, ...]:
-    ec2 = boto3.client("ec2", region_name=region)
+def _launch_instances(ec2: Any, roles: list[dict[str, Any]]) -> tuple[Instance, ...]:
     profiles = {p["InstanceProfileName"] for r in roles for p in r.get("InstanceProfileList", [])}
     launched = []
     for profile, instance_name in INSTANCES.items():

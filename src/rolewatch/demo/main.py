@@ -4,6 +4,7 @@
     python -m rolewatch.demo --verbose       # plus the function's own log lines per event
     python -m rolewatch.demo --record r.json # plus a machine-readable record (the integration test reads it)
     python -m rolewatch.demo --serve         # keep the embedded AWS running for `sam local invoke` (serve.py)
+    python -m rolewatch.demo --organization  # organization mode: member accounts, the weekly run (organization.py)
 
 Exit status: 0 when every event had the outcome the story expects, 1 when one did not (or the handler
 failed), 2 when the demo could not run (a missing file, the embedded AWS not starting).
@@ -21,12 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolewatch.demo import scenario, serve
+from rolewatch.demo import organization, scenario, serve
 from rolewatch.demo.account import REPO_ROOT, SeededAccount, SeedError, load_sample, seed_account
 from rolewatch.demo.cloudtrail import TemplateError
 from rolewatch.demo.console import Console
 from rolewatch.demo.embedded_aws import EmbeddedAws, EmbeddedAwsError, embedded_aws, environment
 from rolewatch.demo.invoke import Handler, Invocation, LambdaContext, LogSink, invoke, load_handler
+from rolewatch.demo.org_run import OrgRunError
+from rolewatch.demo.org_setup import OrganizationSetupError
 from rolewatch.demo.resources import DemoResources, FunctionEnvironment, create_resources, function_environment
 from rolewatch.demo.resources import load_template as load_cfn_template
 from rolewatch.demo.subscriber import ReceivedMessage, drain
@@ -94,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the weekly HTML report goes (out/)")
     parser.add_argument("--record", type=Path, help="also write a JSON record of every event and message here")
     parser.add_argument("--verbose", action="store_true", help="show the function's log lines for each event")
+    parser.add_argument(
+        "--organization",
+        action="store_true",
+        help="organization mode: three member accounts, a member's change audited centrally, the weekly "
+        "organization run (reports in --out)",
+    )
     serving = parser.add_argument_group("--serve: the embedded AWS for `sam local invoke`, until Ctrl-C")
     serving.add_argument("--serve", action="store_true", help="seed it, write env.json and keep it running")
     serving.add_argument("--port", type=int, default=serve.DEFAULT_PORT, help="port (default %(default)s)")
@@ -108,9 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     if options.serve:
         return _serve(console, options)
+    if options.organization:
+        return _organization(console, options)
     try:
         record = run(console, out_dir=options.out, verbose=options.verbose)
     except (EmbeddedAwsError, SeedError, TemplateError, ImportError) as exc:
+        print(f"rolewatch demo: cannot run: {exc}", file=sys.stderr)
+        return 2
+    if options.record:
+        options.record.write_text(json.dumps(record.to_dict(), indent=1, default=str), encoding="utf-8")
+    return 0 if record.ok else 1
+
+
+def _organization(console: Console, options: argparse.Namespace) -> int:
+    try:
+        record = organization.run_organization(console, out_dir=options.out, verbose=options.verbose)
+    except (EmbeddedAwsError, SeedError, TemplateError, OrganizationSetupError, OrgRunError, ImportError) as exc:
         print(f"rolewatch demo: cannot run: {exc}", file=sys.stderr)
         return 2
     if options.record:

@@ -5,11 +5,18 @@ replaced one visible for a while in state "disassociated", still naming the old 
 is how an auditor learns which role the instance had before. moto reuses the association id and forgets
 the old profile. The demo runs moto in this process, so after the real API call it puts the embedded
 EC2's state where AWS would have it. Nothing else is touched.
+
+The organization demo adds two: inline policies of roles made by CloudFormation, and AssumeRole of a
+role that does not exist (store_inline_policies_as_text and assume_role_needs_the_role below).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -41,3 +48,51 @@ def settle_replacement(account_id: str, region: str, instance_id: str, replaced:
     # Keyed apart from the instance id: moto keeps one live association per instance under that key.
     backend.iam_instance_profile_associations[f"{instance_id}/{replaced.association_id}"] = replaced
     return str(live.association_id)
+
+
+def store_inline_policies_as_text(account_id: str) -> int:
+    """moto 5.2's CloudFormation keeps a role's inline policy as an object where IAM keeps JSON text;
+    its own GetAccountAuthorizationDetails then fails (HTTP 500: it URL-quotes the document) and
+    GetRolePolicy returns a Python repr. The same documents, as JSON text. Returns how many."""
+    from moto.iam.models import iam_backends
+
+    fixed = 0
+    for role in iam_backends[account_id]["aws"].roles.values():
+        for name, document in list(role.policies.items()):
+            if not isinstance(document, str):
+                role.policies[name] = json.dumps(document)
+                fixed += 1
+    return fixed
+
+
+# AssumeRole: AWS refuses to assume a role that does not exist (AccessDenied: it does not say whether the
+# role is missing or its trust policy refuses the caller). moto 5.2 admits any role ARN, even of a deleted
+# role ("the role does not need to exist"), so the organization demo's deleted reader role would still
+# be read. While the organization demo runs, the embedded STS refuses a role its account does not hold,
+# with AWS's wording for the caller.
+@contextmanager
+def assume_role_needs_the_role(caller_arn: str) -> Iterator[None]:
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError  # moto serialises its errors by the service's module
+    from moto.sts.models import STSBackend
+
+    original = STSBackend.assume_role
+
+    def assume_role(self: Any, region_name: str, role_session_name: str, role_arn: str, *args: Any, **kw: Any) -> Any:
+        parts = role_arn.split(":")
+        partition, account_id = (parts[1], parts[4]) if len(parts) > 5 else ("aws", "")
+        if not any(role.arn == role_arn for role in iam_backends[account_id][partition].get_roles()):
+            raise STSClientError(
+                "AccessDenied",
+                f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+            )
+        return original(self, region_name, role_session_name, role_arn, *args, **kw)
+
+    STSBackend.assume_role = assume_role  # type: ignore[method-assign]
+    try:
+        with warnings.catch_warnings():
+            # moto's serializer notes that STS's model declares no AccessDenied shape (AWS sends it anyway).
+            warnings.filterwarnings("ignore", message=r".*does not match an error shape", category=UserWarning)
+            yield
+    finally:
+        STSBackend.assume_role = original  # type: ignore[method-assign]
