@@ -8,8 +8,8 @@ credentials assumed into it, as AWS does): the sample account's roles through th
 member stack, templates/member.yaml itself, deployed by the embedded CloudFormation in the member, so
 the reader role has exactly the name, trust and policy the StackSet would give it.
 
-The central function roles are created with the names the member stack's trust admits
-(`<stack>-EventAuditRole-*`, `-OrgAuditRole-*`), so the trust policies printed are the real ones.
+The central function roles are created with the names the central stack gives them in organization
+mode (`<stack>-EventAuditRole`, `<stack>-OrgAuditRole`), the principals the reader role's trust names.
 """
 
 from __future__ import annotations
@@ -109,11 +109,11 @@ def _create_account(orgs: Any, name: str) -> str:
 
 
 def _central_function_roles(region: str) -> dict[str, str]:
-    """The central stack's function roles, named as CloudFormation names them (<stack>-<LogicalId>-<suffix>)."""
+    """The central stack's function roles, named as template.yaml names them in organization mode."""
     iam = boto3.client("iam", region_name=region)
     roles = {}
     for function, logical_id in (("EventAuditFunction", "EventAuditRole"), ("OrgAuditFunction", "OrgAuditRole")):
-        name = f"{CENTRAL_STACK}-{logical_id}-DEMO"
+        name = f"{CENTRAL_STACK}-{logical_id}"
         roles[function] = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
             "Arn"
         ]

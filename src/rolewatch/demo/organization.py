@@ -159,7 +159,8 @@ def _show_organization(console: Console, org: DemoOrganization) -> None:
     console.table(("account", "name", "roles seeded", "member stack", "reader role"), rows)
     trust = reader_trust(org.members[0], org.region)
     statement = (trust.get("Statement") or [{}])[0]
-    principals = (statement.get("Condition") or {}).get("ArnLike", {}).get("aws:PrincipalArn", [])
+    conditions = (statement.get("Condition") or {}).values()
+    principals = next((c["aws:PrincipalArn"] for c in conditions if "aws:PrincipalArn" in c), [])
     console.line()
     console.wrapped(
         "The reader role's trust (from member.yaml): the central account, only these principals, only this "
