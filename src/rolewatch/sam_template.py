@@ -4,9 +4,9 @@
 logical id) where the deployed function has the topic ARN, the bucket name, the table name. Resolving those
 references needs what CloudFormation created, so this module takes it as a value (`StackView`: parameters,
 physical ids, outputs, account and region) and resolves each function's declared variables with it, the
-way CloudFormation would: `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::If` with the
-template's conditions, `Fn::FindInMap`, pseudo parameters, `AWS::NoValue`. A reference it cannot resolve
-raises `UnresolvedValue` naming the function, the variable and the expression, never a guess.
+way CloudFormation would, with the intrinsic functions of rolewatch.iac.intrinsics (the same engine as
+`rolewatch check`). A reference it cannot resolve raises `UnresolvedValue` naming the function, the
+variable and the expression, never a guess.
 
 A `GetAtt` is taken from a stack output whose template value is the same expression when there is one (the
 deployed value, whatever the resource type); otherwise built from the physical id for the resource types
@@ -24,6 +24,9 @@ from typing import Any
 
 import yaml
 
+from rolewatch.iac import intrinsics
+from rolewatch.iac.intrinsics import NO_VALUE
+
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 LAMBDA_FUNCTION = "AWS::Lambda::Function"
 
@@ -34,16 +37,6 @@ class TemplateError(ValueError):
 
 class UnresolvedValue(TemplateError):
     """A reference the stack does not answer (an unknown name, an attribute that needs an output)."""
-
-
-class _NoValue:
-    """AWS::NoValue: CloudFormation removes the property or list item."""
-
-    def __repr__(self) -> str:
-        return "AWS::NoValue"
-
-
-NO_VALUE = _NoValue()
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -133,7 +126,7 @@ class StackView:
     resources: Mapping[str, StackResource] = field(default_factory=dict)  # logical id -> resource
     outputs: Mapping[str, str] = field(default_factory=dict)  # output key -> value
 
-    def pseudo(self, name: str) -> str | None:
+    def pseudo_parameters(self) -> dict[str, str]:
         return {
             "AWS::Region": self.region,
             "AWS::AccountId": self.account_id,
@@ -141,7 +134,7 @@ class StackView:
             "AWS::StackName": self.name,
             "AWS::StackId": self.stack_id,
             "AWS::URLSuffix": "amazonaws.com.cn" if self.partition == "aws-cn" else "amazonaws.com",
-        }.get(name)
+        }
 
 
 def _attributes(resource: StackResource, stack: StackView) -> dict[str, str]:
@@ -167,16 +160,15 @@ def _attributes(resource: StackResource, stack: StackView) -> dict[str, str]:
 # -- resolving ------------------------------------------------------------------------------------
 
 
-class Resolver:
-    """Resolves a template's values against one stack, as CloudFormation did when it created it."""
+class Resolver(intrinsics.Resolver):
+    """Resolves a template's values against one stack, as CloudFormation did when it created it: the
+    intrinsics are rolewatch.iac's; the values of parameters, pseudo parameters and the stack's own
+    resources come from the stack, and what it cannot answer raises `UnresolvedValue`."""
 
     def __init__(self, template: Mapping[str, Any], stack: StackView) -> None:
-        self.template = template
+        super().__init__(template, parameters=stack.parameters)
         self.stack = stack
-        self.parameters = {
-            name: str((spec or {}).get("Default", "")) for name, spec in (template.get("Parameters") or {}).items()
-        } | dict(stack.parameters)
-        self.resources = template.get("Resources") or {}
+        self.pseudo_parameters = stack.pseudo_parameters()
         # An output whose value is exactly an expression answers that expression with the deployed value.
         self._outputs = {
             json.dumps(spec.get("Value"), sort_keys=True): stack.outputs[key]
@@ -184,9 +176,12 @@ class Resolver:
             if isinstance(spec, dict) and key in stack.outputs
         }
 
-    def text(self, value: Any) -> str | _NoValue:
+    def text(self, value: Any) -> str | intrinsics._NoValue:
         """A variable's value as the function receives it (booleans and numbers as CloudFormation writes them)."""
-        resolved = self.value(value)
+        try:
+            resolved = self.value(value, "")
+        except intrinsics.TemplateProblem as problem:
+            raise UnresolvedValue(problem.message) from None
         if resolved is NO_VALUE:
             return NO_VALUE
         if isinstance(resolved, bool):
@@ -195,78 +190,17 @@ class Resolver:
             return str(resolved)
         raise UnresolvedValue(f"{json.dumps(value)} is not a string")
 
-    def value(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [v for v in (self.value(item) for item in value) if v is not NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((name, argument),) = value.items()
-            if name == "Ref" or name.startswith("Fn::") or name == "Condition":
-                return self._function(name, argument)
-        return {k: v for k, v in ((k, self.value(v)) for k, v in value.items()) if v is not NO_VALUE}
+    def note(self, where: str, what: str, reason: str) -> str:
+        """Deployment knew this value; the stack's description does not say it: an error, never a guess."""
+        raise UnresolvedValue(f"{what}: {reason}")
 
-    def condition(self, name: str) -> bool:
-        conditions = self.template.get("Conditions") or {}
-        if name not in conditions:
-            raise UnresolvedValue(f"condition {name!r} is not in the template")
-        return bool(self.value(conditions[name]))
-
-    def _function(self, name: str, argument: Any) -> Any:
-        if name == "Ref":
-            return self._ref(argument)
-        if name == "Fn::GetAtt":
-            logical, attribute = argument.split(".", 1) if isinstance(argument, str) else argument
-            return self._get_att(str(logical), str(self.value(attribute)))
-        if name == "Fn::Sub":
-            return self._sub(argument)
-        if name == "Fn::Join":
-            separator, items = argument
-            return str(separator).join(str(item) for item in self.value(items))
-        if name == "Fn::Select":
-            index, items = argument
-            return self.value(items)[int(self.value(index))]
-        if name == "Fn::Split":
-            separator, text = argument
-            return str(self.value(text)).split(str(separator))
-        if name == "Fn::If":
-            condition, when_true, when_false = argument
-            return self.value(when_true if self.condition(condition) else when_false)
-        if name == "Fn::Equals":
-            left, right = (self.value(v) for v in argument)
-            return str(left) == str(right)
-        if name == "Fn::Not":
-            return not self.value(argument[0])
-        if name == "Fn::And":
-            return all(self.value(v) for v in argument)
-        if name == "Fn::Or":
-            return any(self.value(v) for v in argument)
-        if name == "Condition":
-            return self.condition(argument)
-        if name == "Fn::FindInMap":
-            mapping, top, second = (str(self.value(v)) for v in argument)
-            try:
-                return self.template["Mappings"][mapping][top][second]
-            except (KeyError, TypeError):
-                raise UnresolvedValue(f"Fn::FindInMap {mapping}.{top}.{second} is not in the template") from None
-        raise UnresolvedValue(f"{name} is not resolved locally")
-
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        pseudo = self.stack.pseudo(name)
-        if pseudo is not None:
-            return pseudo
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self.stack.resources:
-            return self.stack.resources[name].physical_id
-        where = "a resource of the stack" if name in self.resources else "a parameter or resource of the template"
-        raise UnresolvedValue(f"Ref {name}: not {where} (deployed?)")
-
-    def _get_att(self, logical: str, attribute: str) -> str:
-        expression = {"Fn::GetAtt": [logical, attribute]}
-        for form in (expression, {"Fn::GetAtt": f"{logical}.{attribute}"}):
+    def _attribute(self, logical: str, attribute: str | None, where: str) -> Any:
+        if attribute is None:
+            resource = self.stack.resources.get(logical)
+            if resource is None:
+                raise UnresolvedValue(f"Ref {logical}: not a resource of the stack (deployed?)")
+            return resource.physical_id
+        for form in ({"Fn::GetAtt": [logical, attribute]}, {"Fn::GetAtt": f"{logical}.{attribute}"}):
             output = self._outputs.get(json.dumps(form, sort_keys=True))
             if output is not None:
                 return output
@@ -280,26 +214,3 @@ class Resolver:
                 f"add a stack output whose Value is !GetAtt {logical}.{attribute}"
             )
         return value
-
-    def _sub(self, argument: Any) -> str:
-        text, local = (argument, {}) if isinstance(argument, str) else (argument[0], self.value(argument[1]))
-        out: list[str] = []
-        position = 0
-        while (start := text.find("${", position)) >= 0:
-            end = text.find("}", start)
-            if end < 0:
-                break
-            out.append(text[position:start])
-            name = text[start + 2 : end]
-            if name.startswith("!"):
-                out.append("${" + name[1:] + "}")
-            elif name in local:
-                out.append(str(local[name]))
-            elif "." in name and not name.startswith("AWS::"):
-                logical, attribute = name.split(".", 1)
-                out.append(self._get_att(logical, attribute))
-            else:
-                out.append(str(self._ref(name)))
-            position = end + 1
-        out.append(text[position:])
-        return "".join(out)

@@ -112,5 +112,6 @@ def test_a_template_newer_than_the_stack_names_what_the_stack_lacks(project: Pat
     (project / "template.yaml").write_text(newer, encoding="utf-8")
     status, _, err = local_env()
     assert status == 2
-    assert err.startswith("rolewatch: EventAuditFunction: AUDIT_BUS: Ref AuditBus: not ") and err.count("\n") == 1
+    assert err.startswith("rolewatch: EventAuditFunction: AUDIT_BUS: Ref to 'AuditBus', which is neither ")
+    assert err.count("\n") == 1
     assert not (project / "env.json").exists()

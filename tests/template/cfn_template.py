@@ -27,6 +27,8 @@ from typing import Any
 
 from cfnlint.decode import decode
 
+from rolewatch.iac import intrinsics
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 FORWARDER = ROOT / "templates" / "forwarder.yaml"
@@ -42,13 +44,6 @@ PSEUDO = {
     "AWS::StackName": STACK,
     "AWS::URLSuffix": "amazonaws.com",
 }
-
-
-class _NoValue:
-    """AWS::NoValue: the property or list item is removed."""
-
-
-NO_VALUE = _NoValue()
 
 
 class TemplateError(ValueError):
@@ -88,99 +83,34 @@ def _physical(logical: str, rtype: str) -> dict[str, str]:
     return values.get(rtype, {"Ref": name, "Arn": arn})
 
 
-class Resolver:
-    """Resolves intrinsic functions against one template and a set of parameter values."""
+class Resolver(intrinsics.Resolver):
+    """rolewatch's intrinsic functions (rolewatch.iac.intrinsics) against one template, a set of parameter
+    values and a fixed fake stack: parameters without a default are "", each resource has the physical id
+    CloudFormation would give it in the stack `rolewatch`, and anything else is a TemplateError."""
+
+    pseudo_parameters = PSEUDO
 
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, str] | None = None) -> None:
-        self.template = template
-        self.parameters = {
-            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
-        } | dict(parameters or {})
-        self.resources = template.get("Resources", {})
+        defaults = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+        super().__init__(template, defaults | dict(parameters or {}))
 
-    def condition(self, name: str) -> bool:
-        return bool(self.value(self.template["Conditions"][name]))
+    def note(self, where: str, what: str, reason: str) -> str:
+        raise TemplateError(f"{where}: {what}: {reason}")
 
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self.resources:
-            logical_name = self.resources[name].get("Properties", {}).get("LogGroupName")
-            if logical_name is not None:  # a named log group: Ref is its name
-                return self.value(logical_name)
-            return _physical(name, self.resources[name]["Type"])["Ref"]
-        raise TemplateError(f"Ref to unknown name {name!r}")
-
-    def _get_att(self, logical: str, attribute: str) -> str:
+    def _attribute(self, logical: str, attribute: str | None, where: str) -> Any:
         if logical not in self.resources:
             raise TemplateError(f"Fn::GetAtt of unknown resource {logical!r}")
-        rtype = self.resources[logical]["Type"]
-        if rtype == "AWS::Logs::LogGroup" and attribute == "Arn":
-            return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{self._ref(logical)}:*"
+        resource = self.resources[logical]
+        rtype = resource["Type"]
+        if rtype == "AWS::Logs::LogGroup":  # Ref: its name (LogGroupName when the template sets one)
+            named = resource.get("Properties", {}).get("LogGroupName")
+            name = self.value(named) if named is not None else _physical(logical, rtype)["Ref"]
+            return name if attribute is None else f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         values = _physical(logical, rtype)
-        if attribute not in values:
+        key = "Ref" if attribute is None else attribute
+        if key not in values:
             raise TemplateError(f"Fn::GetAtt {logical}.{attribute}: attribute unknown to the test resolver")
-        return values[attribute]
-
-    def _sub(self, args: Any) -> str:
-        text, local = (args, {}) if isinstance(args, str) else (args[0], self.value(args[1]))
-        out, i = [], 0
-        while (start := text.find("${", i)) >= 0:
-            end = text.index("}", start)
-            out.append(text[i:start])
-            name = text[start + 2 : end]
-            if name.startswith("!"):
-                out.append("${" + name[1:] + "}")
-            elif name in local:
-                out.append(str(local[name]))
-            elif "." in name and name.split(".", 1)[0] in self.resources:
-                out.append(self._get_att(*name.split(".", 1)))
-            else:
-                out.append(str(self._ref(name)))
-            i = end + 1
-        return "".join(out) + text[i:]
-
-    def value(self, node: Any) -> Any:
-        """The node with every intrinsic function resolved (AWS::NoValue items dropped)."""
-        if isinstance(node, list):
-            items = [self.value(item) for item in node]
-            return [item for item in items if item is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            ((key, args),) = node.items()
-            if key == "Ref":
-                return self._ref(args)
-            if key == "Fn::GetAtt":
-                logical, attribute = args.split(".", 1) if isinstance(args, str) else args
-                return self._get_att(logical, attribute)
-            if key == "Fn::Sub":
-                return self._sub(args)
-            if key == "Fn::Join":
-                return str(args[0]).join(str(v) for v in self.value(args[1]))
-            if key == "Fn::Select":
-                return self.value(args[1])[int(self.value(args[0]))]
-            if key == "Fn::If":
-                return self.value(args[1] if self.condition(args[0]) else args[2])
-            if key == "Fn::Equals":
-                left, right = self.value(args)
-                return str(left) == str(right)
-            if key == "Fn::Not":
-                return not self.value(args[0])
-            if key == "Fn::And":
-                return all(self.value(args))
-            if key == "Fn::Or":
-                return any(self.value(args))
-            if key == "Condition":
-                return self.condition(args)
-            if key.startswith("Fn::"):
-                raise TemplateError(f"{key} is not known to the test resolver")
-        resolved = {k: self.value(v) for k, v in node.items()}
-        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
+        return values[key]
 
 
 def resources_of_type(template: Mapping[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

@@ -105,11 +105,13 @@ def test_no_value_is_its_own_answer() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ({"Ref": "Queue"}, "Ref Queue: not a parameter or resource of the template"),
+        ({"Ref": "Queue"}, "Ref to 'Queue', which is neither a parameter nor a resource of the template"),
         ({"Fn::GetAtt": ["Machine", "Other"]}, "add a stack output whose Value is !GetAtt Machine.Other"),
         ({"Fn::GetAtt": ["Gone", "Arn"]}, "Gone is not a resource of the stack"),
-        ({"Fn::ImportValue": "shared-bus"}, "Fn::ImportValue is not resolved locally"),
-        ({"Fn::If": ["Missing", "a", "b"]}, "condition 'Missing' is not in the template"),
+        ({"Fn::ImportValue": "shared-bus"}, "ImportValue.shared-bus: exported by another stack"),
+        ({"Fn::If": ["Missing", "a", "b"]}, "condition 'Missing' is not defined in Conditions"),
+        ({"Fn::Sub": "{{resolve:ssm:/app/level}}"}, "resolve.ssm:/app/level: dynamic reference resolved at deployment"),
+        ({"Fn::Cidr": ["10.0.0.0/16", 2, 8]}, "Cidr: address blocks are computed at deployment"),
     ],
 )
 def test_what_the_stack_cannot_answer_is_named_never_guessed(value: object, message: str) -> None:

@@ -50,7 +50,15 @@ class Unresolved:
 
 
 class Resolver:
-    """Resolves intrinsic functions against one template (its parameters, conditions, mappings, resources)."""
+    """Resolves intrinsic functions against one template (its parameters, conditions, mappings, resources).
+
+    The engine of every place that reads a template: `rolewatch check` (this class: placeholders for what
+    only deployment knows), `rolewatch local-env` (rolewatch.sam_template: a deployed stack's values, and
+    an error for anything it cannot answer) and the template tests (a fixed fake stack). A subclass
+    changes where values come from: `pseudo_parameters`, `_attribute` (Ref and GetAtt of the template's
+    resources) and `note` (a value that cannot be known here)."""
+
+    pseudo_parameters: Mapping[str, Any] = PSEUDO_PARAMETERS
 
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> None:
         self.template = template
@@ -65,7 +73,7 @@ class Resolver:
         self._parameters.update(parameters or {})
 
     # -- public --------------------------------------------------------------------------------------
-    def value(self, node: Any, where: str) -> Any:
+    def value(self, node: Any, where: str = "") -> Any:
         """The node with every intrinsic resolved; AWS::NoValue items and properties dropped."""
         if isinstance(node, list):
             items = [self.value(item, f"{where}[{i}]") for i, item in enumerate(node)]
@@ -81,7 +89,7 @@ class Resolver:
         resolved = {str(k): self.value(v, f"{where}.{k}") for k, v in node.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
-    def condition(self, name: str, where: str) -> bool:
+    def condition(self, name: str, where: str = "") -> bool:
         if name not in self._condition_values:
             if name not in self.conditions:
                 raise TemplateProblem(where, f"condition {name!r} is not defined in Conditions")
@@ -110,8 +118,8 @@ class Resolver:
             raise TemplateProblem(where, "Ref takes the name of a parameter or resource")
         if name == "AWS::NoValue":
             return NO_VALUE
-        if name in PSEUDO_PARAMETERS:
-            return PSEUDO_PARAMETERS[name]
+        if name in self.pseudo_parameters:
+            return self.pseudo_parameters[name]
         if name in self._parameters:
             value = self._parameters[name]
             if value is None:
