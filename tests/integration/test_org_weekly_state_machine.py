@@ -14,6 +14,7 @@ the handler makes (Organizations, STS AssumeRole into the members, IAM, S3, SNS)
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -22,12 +23,16 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.retries.standard import ExponentialBackoff
 from event_stack import EventStack, LambdaContext, create_event_stack
 from moto import mock_aws
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from org_accounts import ADMIN_POLICY, CENTRAL_ACCOUNT, REGION, Organization, create_organization, seed_member
+from urllib3 import HTTPResponse
 
 import rolewatch.handlers.org_audit
+from rolewatch.settings import ACCOUNT_FUNCTION_REQUIRES, load_settings
 
 # End to end: moto's Step Functions interpreter runs the Distributed Map on its own thread over several
 # accounts, each audited by the real handler. `make test` runs it; `make unit` leaves it out.
@@ -245,3 +250,53 @@ def test_a_map_stopped_by_its_tolerance_is_caught_and_reported(
         org.account("gamma"): "not-active",
     }
     assert [a["account_id"] for a in report["accounts"]] == [org.account("alpha")]
+
+
+THROTTLED_BODY = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+    b"<Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t-1</RequestId></ErrorResponse>"
+)
+
+
+def test_a_throttled_assume_role_inside_the_map_is_retried_then_reported_and_the_others_kept(
+    harness: tuple[Harness, EventStack, Organization], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """STS answers Throttling to every AssumeRole into alpha (an injected HTTP response on the handler's
+    real STS client, `before-send`, so botocore parses it and its retry handler decides): the client's
+    standard-mode retries (RETRY_CONFIG: 5 retries with exponential backoff) run out, the item's outcome
+    is "cannot audit account alpha: ... throttled", and every other account is audited in the same run.
+    The Map's own Retry (Lambda errors only) does not apply: the step succeeded with that outcome.
+    botocore computes each backoff; the test records it and waits zero seconds instead."""
+    runner, stack, org = harness
+    alpha = org.account("alpha")
+    delays: list[float] = []
+    real_delay = ExponentialBackoff.delay_amount
+
+    def no_wait(self: ExponentialBackoff, context: Any) -> float:
+        delays.append(real_delay(self, context))
+        return 0.0
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", no_wait)
+    clients, _, _ = runner.module.runtime(load_settings(required=ACCOUNT_FUNCTION_REQUIRES))
+    attempts: list[str] = []
+
+    def throttle_alpha(request: Any, **_: Any) -> AWSResponse | None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body or "")
+        if f"arn%3Aaws%3Aiam%3A%3A{alpha}%3Arole" not in body:
+            return None
+        attempts.append(alpha)
+        raw = HTTPResponse(body=io.BytesIO(THROTTLED_BODY), status=400, preload_content=False)
+        return AWSResponse(request.url, 400, {"Content-Type": "text/xml"}, raw)
+
+    clients.sts.meta.events.register("before-send.sts.AssumeRole", throttle_alpha)
+    execution = start(stack, run_input())
+    assert execution["status"] == "SUCCEEDED", execution
+    assert len(attempts) == 6 and len(delays) == 5  # the first try and botocore's 5 retries, each backed off
+    report = stored_json(stack, json.loads(execution["output"])["report"]["json"])
+    unauditable = {a["account_id"]: a for a in report["unauditable"]}
+    assert unauditable[alpha]["kind"] == "throttled"
+    assert "throttled after retries" in unauditable[alpha]["reason"] and "Rate exceeded" in unauditable[alpha]["reason"]
+    audited = {a["account_id"] for a in report["accounts"]}
+    assert audited == {CENTRAL_ACCOUNT, org.account("beta"), org.account("delta")}
+    [message] = stack.messages()
+    assert f"{alpha} (alpha): AssumeRole of arn:aws:iam::{alpha}:role/rolewatch-reader throttled" in message["Message"]
