@@ -1,7 +1,8 @@
 """The weekly organization run in template.yaml: OrgAuditFunction, the Standard state machine running
-statemachine/organization_audit.asl.json, its role (the steps, the Map's items, its child executions)
-and the weekly schedule whose input the state machine and `org_audit.list_step` read. All of it exists
-in organization mode only."""
+statemachine/organization_audit.asl.json (its error log and X-Ray traces), its role (the steps, the
+Map's items, its child executions, log delivery, traces) and the weekly schedule whose input the state
+machine and `org_audit.list_step` read. All of it exists in organization mode only, where it replaces
+the single-account weekly schedule."""
 
 from __future__ import annotations
 
@@ -10,10 +11,22 @@ import re
 from typing import Any
 
 import pytest
-from cfn_template import ACCOUNT, REGION, ROOT, STACK, Resolver, as_list, load, resources_of_type
+from cfn_template import (
+    ACCOUNT,
+    REGION,
+    ROOT,
+    STACK,
+    Resolver,
+    as_list,
+    declarations,
+    granted_actions,
+    load,
+    resources_of_type,
+)
 
 from rolewatch.org.accounts import Selection
 from rolewatch.org_audit import ORGANIZATION_PREFIX
+from rolewatch.policy.catalogue import catalogue
 
 ORGANIZATION = {"DeploymentMode": "organization", "OrganizationId": "o-abcdefghij"}
 ORG_RESOURCES = {
@@ -21,6 +34,7 @@ ORG_RESOURCES = {
     "OrgAuditLogGroup",
     "OrgAuditRole",
     "OrganizationAuditStateMachine",
+    "OrganizationAuditStateMachineLogGroup",
     "OrganizationAuditStateMachineRole",
     "OrganizationAuditScheduleRole",
     "OrganizationWeeklyAudit",
@@ -81,7 +95,66 @@ def test_the_state_machine_role_grants_its_steps_items_and_child_executions(temp
         "states:StartExecution",
         "states:DescribeExecution",
         "states:StopExecution",
+        *LOG_DELIVERY_ACTIONS,
+        *TRACING_ACTIONS,
     }
+
+
+# AWS's documented permissions of a state machine role for CloudWatch Logs delivery
+# (step-functions/latest/dg/cw-logs.html) and for X-Ray tracing (step-functions/latest/dg/xray-iam.html).
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+TRACING_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+
+
+def test_the_state_machine_logs_its_errors_without_execution_data_and_is_traced(template):
+    props = template["Resources"]["OrganizationAuditStateMachine"]["Properties"]
+    logging = props["Logging"]
+    # Failures only, and never the states' input and output (account ids, names, findings summaries).
+    assert (logging["Level"], logging["IncludeExecutionData"]) == ("ERROR", False)
+    [destination] = logging["Destinations"]
+    assert destination == {
+        "CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["OrganizationAuditStateMachineLogGroup", "Arn"]}}
+    }
+    assert props["Tracing"] == {"Enabled": True}
+    group = template["Resources"]["OrganizationAuditStateMachineLogGroup"]
+    resolved = Resolver(template, ORGANIZATION).value(group["Properties"])
+    assert resolved["LogGroupName"] == f"/aws/vendedlogs/states/{STACK}-organization-audit"
+    # Kept and encrypted exactly as the functions' log groups are.
+    function_group = template["Resources"]["OrgAuditLogGroup"]["Properties"]
+    for key in ("RetentionInDays", "KmsKeyId"):
+        assert group["Properties"][key] == function_group[key], key
+    with_key = Resolver(template, {**ORGANIZATION, "LogsKmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/k"})
+    assert with_key.value(group["Properties"])["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
+
+
+def test_the_state_machine_role_may_deliver_logs_and_traces_and_nothing_else_on_every_resource(template):
+    granted = statements(
+        Resolver(template, ORGANIZATION).value(template["Resources"])["OrganizationAuditStateMachineRole"]
+    )
+    assert set(as_list(granted["DeliverExecutionLogs"]["Action"])) == LOG_DELIVERY_ACTIONS
+    assert set(as_list(granted["SendTraces"]["Action"])) == TRACING_ACTIONS
+    on_every_resource = {a for s in granted.values() if s["Resource"] == "*" for a in as_list(s["Action"])}
+    assert on_every_resource == LOG_DELIVERY_ACTIONS | TRACING_ACTIONS
+    # "*" because none of them has a resource type IAM could scope it to.
+    types = catalogue().resource_types
+    assert [a for a in sorted(on_every_resource) if types[catalogue().index[a.lower()]]] == []
+    # Log delivery set-up only: no action that reads or writes log events.
+    assert not {a for a in on_every_resource if a.startswith("logs:") and "LogEvents" in a}
+    assert all("Condition" not in s for s in (granted["DeliverExecutionLogs"], granted["SendTraces"]))
 
 
 def test_the_weekly_schedule_starts_the_state_machine_with_its_parameters(template):
@@ -127,3 +200,28 @@ def test_the_schedule_role_may_only_start_the_state_machine(template):
     assert resources_of_type(template, "AWS::Serverless::StateMachine") == {
         "OrganizationAuditStateMachine": template["Resources"]["OrganizationAuditStateMachine"]
     }
+
+
+def test_organization_mode_has_no_single_account_weekly_schedule(template):
+    """The organization run audits every ACTIVE account, this one included: a second schedule would
+    audit the security account twice a week."""
+    single_account = ("WeeklyAudit", "WeeklyAuditScheduleRole")
+    for name in single_account:
+        assert template["Resources"][name].get("Condition") == "AccountMode", name
+    assert Resolver(template).condition("AccountMode")
+    organization = Resolver(template, ORGANIZATION)
+    assert not organization.condition("AccountMode")
+    schedules = {
+        name
+        for name, r in resources_of_type(template, "AWS::Scheduler::Schedule").items()
+        if organization.condition(r["Condition"])
+    }
+    assert schedules == {"OrganizationWeeklyAudit"}
+
+
+def test_the_organization_run_may_read_the_security_account_itself(template):
+    """org/credentials.py reads the central account with the function's own role (it never assumes
+    into itself), so the weekly run's role needs the whole-account reads there."""
+    account_reads = {a for g in declarations() if g.module == "rolewatch.inventory.account_reader" for a in g.actions}
+    assert account_reads >= {"iam:GetAccountAuthorizationDetails", "iam:ListRoles", "ec2:DescribeRegions"}
+    assert account_reads <= granted_actions(template, "OrgAuditRole", ORGANIZATION)

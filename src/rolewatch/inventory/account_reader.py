@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import ACCOUNT_AUDIT, requires
+from rolewatch.aws_permissions import ACCOUNT_AUDIT, ORG_AUDIT, requires
 from rolewatch.inventory.authz_file import read_account_json
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.model import AuditError, InstanceProfileRef, RoleSnapshot
@@ -35,6 +35,9 @@ EC2_PAGE_SIZE = 1000  # the API maximum for DescribeIamInstanceProfileAssociatio
 AUTHZ_FILTER = ("Role", "LocalManagedPolicy", "AWSManagedPolicy")
 AUTHZ_SOURCE = "iam:GetAccountAuthorizationDetails"
 REGION_THREADS = 4
+# The whole-account audit, and the weekly organization run, which reads the central (security) account
+# itself with its own role (org/credentials.py: the central account is never assumed into).
+READS_AN_ACCOUNT = (ACCOUNT_AUDIT, ORG_AUDIT)
 
 
 class AccountReadError(RuntimeError):
@@ -100,7 +103,7 @@ class AuthorizationPages:
     failure: UnreadSource | None = None
 
 
-@requires("iam:GetAccountAuthorizationDetails", by=ACCOUNT_AUDIT)
+@requires("iam:GetAccountAuthorizationDetails", by=READS_AN_ACCOUNT)
 def read_authorization_details(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) -> AuthorizationPages:
     """Every page, following Marker while IsTruncated. A failing page keeps the pages before it.
 
@@ -132,7 +135,7 @@ def read_authorization_details(clients: AwsClients, page_size: int = IAM_PAGE_SI
         seen.add(marker)
 
 
-@requires("iam:ListRoles", by=ACCOUNT_AUDIT)
+@requires("iam:ListRoles", by=READS_AN_ACCOUNT)
 def read_session_durations(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) -> dict[str, int]:
     """MaxSessionDuration by role ARN (GetAccountAuthorizationDetails does not return it)."""
     durations: dict[str, int] = {}
@@ -147,14 +150,14 @@ def read_session_durations(clients: AwsClients, page_size: int = IAM_PAGE_SIZE) 
 # -- EC2 -------------------------------------------------------------------------------------------
 
 
-@requires("ec2:DescribeRegions", by=ACCOUNT_AUDIT)
+@requires("ec2:DescribeRegions", by=READS_AN_ACCOUNT)
 def enabled_regions(clients: AwsClients) -> list[str]:
     """The regions enabled for the account (opt-in regions not opted into are left out by EC2 itself)."""
     regions = clients.ec2.describe_regions(AllRegions=False).get("Regions", [])
     return sorted(r["RegionName"] for r in regions if r.get("OptInStatus", "opt-in-not-required") != "not-opted-in")
 
 
-@requires("ec2:DescribeIamInstanceProfileAssociations", by=ACCOUNT_AUDIT)
+@requires("ec2:DescribeIamInstanceProfileAssociations", by=READS_AN_ACCOUNT)
 def read_region_associations(ec2: Any) -> dict[str, list[str]]:
     """{instance profile ARN: [instance id]} for the live associations of one region's EC2 client."""
     found: dict[str, list[str]] = {}
