@@ -83,6 +83,14 @@ def _physical(logical: str, rtype: str) -> dict[str, str]:
     return values.get(rtype, {"Ref": name, "Arn": arn})
 
 
+def rule_arn(name: str, bus: Any = None) -> str:
+    """An EventBridge rule's ARN: rule/<name> on the default bus, rule/<bus name>/<name> on any other bus
+    (given by name or ARN)."""
+    bus_name = bus.rsplit("/", 1)[-1] if isinstance(bus, str) and bus not in ("", "default") else None
+    bus_name = None if bus_name == "default" else bus_name
+    return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/" + (f"{bus_name}/{name}" if bus_name else name)
+
+
 class Resolver(intrinsics.Resolver):
     """rolewatch's intrinsic functions (rolewatch.iac.intrinsics) against one template, a set of parameter
     values and a fixed fake stack: parameters without a default are "", each resource has the physical id
@@ -106,6 +114,14 @@ class Resolver(intrinsics.Resolver):
             named = resource.get("Properties", {}).get("LogGroupName")
             name = self.value(named) if named is not None else _physical(logical, rtype)["Ref"]
             return name if attribute is None else f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        if rtype == "AWS::Events::EventBus" and attribute in (None, "Name", "Arn"):  # Ref: its Name
+            name = str(self.value(resource["Properties"]["Name"]))
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}" if attribute == "Arn" else name
+        if rtype == "AWS::Events::Rule" and "Name" in resource.get("Properties", {}):  # a named rule
+            props = resource["Properties"]
+            name = str(self.value(props["Name"]))
+            bus = self.value(props["EventBusName"]) if "EventBusName" in props else None
+            return name if attribute is None else rule_arn(name, bus)
         values = _physical(logical, rtype)
         key = "Ref" if attribute is None else attribute
         if key not in values:

@@ -54,10 +54,16 @@ def test_own_roles_have_no_finding_at_medium_or_above(path, access_analyzer):
 
 
 ORGANIZATION = {"DeploymentMode": "organization", "OrganizationId": "o-abcdefghij"}
-# Roles of organization mode only (the weekly run, its state machine and schedule); in organization mode
+# Roles of organization mode only (the weekly run, its state machine and schedule, the forwarding of
+# Access Analyzer findings to the organization bus); in organization mode
 # the function roles have fixed names (<stack>-OrgAuditRole, the stack read as "stack").
 ORG_AUDIT_ROLE = "stack-OrgAuditRole"
-ORGANIZATION_ROLES = {ORG_AUDIT_ROLE, "OrganizationAuditStateMachineRole", "OrganizationAuditScheduleRole"}
+ORGANIZATION_ROLES = {
+    ORG_AUDIT_ROLE,
+    "OrganizationAuditStateMachineRole",
+    "OrganizationAuditScheduleRole",
+    "OrganizationBusForwarderRole",
+}
 
 
 @pytest.mark.parametrize("access_analyzer", ["auto", "off"])
