@@ -68,31 +68,67 @@ ORGANIZATION_ROLES = {
 
 @pytest.mark.parametrize("access_analyzer", ["auto", "off"])
 def test_organization_mode_roles_have_no_finding_at_medium_or_above(access_analyzer):
-    """Organization mode's roles, audited like the others. One finding is known and kept visible: the
-    shipped baseline's lambda-execution profile marks organizations:* sensitive, and the weekly run's
-    function must list the organization's accounts. Anything beyond exactly those reads fails."""
+    """Organization mode's roles, audited like the others, their conditional grants included. Known and
+    kept visible: the shipped baseline's lambda-execution profile marks organizations:* sensitive, and
+    the event function checks membership (DescribeAccount) while the weekly run lists the accounts. One
+    finding per such role for exactly its declared organizations reads; anything else fails."""
     roles = role_snapshots(TEMPLATE, {**ORGANIZATION, "AccessAnalyzer": access_analyzer})
     assert {r.name for r in roles} >= ORGANIZATION_ROLES
     assert "WeeklyAuditScheduleRole" not in {r.name for r in roles}  # account mode only
     result = audit_roles(roles, now=NOW)
     assert not result.errors, [e.to_dict() for e in result.errors]
-    listing = {a for g in declarations() if "OrgAuditFunction" in g.functions for a in g.actions}
-    listing = {a for a in listing if a.startswith("organizations:")}
+    organization_reads = {
+        f"stack-{function.removesuffix('Function')}Role": {
+            a for g in declarations() if function in g.functions for a in g.actions if a.startswith("organizations:")
+        }
+        for function in ("EventAuditFunction", "AccountAuditFunction", "OrgAuditFunction")
+    }
+    organization_reads = {role: actions for role, actions in organization_reads.items() if actions}
+    assert set(organization_reads) == {"stack-EventAuditRole", ORG_AUDIT_ROLE}
     serious = at_or_above(result.findings, Severity.MEDIUM)
     known = [
         f
         for f in serious
-        if f.resource.endswith(f":role/{ORG_AUDIT_ROLE}")
-        and f.rule == "baseline-disallowed-action"
-        and set(f.actions) == listing
+        if f.rule == "baseline-disallowed-action"
+        and set(f.actions) == organization_reads.get(f.resource.rsplit("/", 1)[-1])
     ]
-    assert len(known) == 1, _serious(tuple(serious))
+    assert sorted(f.resource.rsplit("/", 1)[-1] for f in known) == sorted(organization_reads), _serious(tuple(serious))
     assert _serious(tuple(f for f in serious if f not in known)) == []
 
 
 def test_every_function_role_is_audited(template):
     names = {r.name for r in role_snapshots(template)}
     assert {"EventAuditRole", "AccountAuditRole", "WeeklyAuditScheduleRole"} <= names
+
+
+def test_the_grants_a_condition_chooses_are_audited():
+    """`make permissions` writes optional grants as `!If [Condition, {policy}, !Ref AWS::NoValue]` entries:
+    the self-audit reads them when their condition holds (and only then)."""
+    chat = {"ChatTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:chat"}
+    on = {
+        r.name: [p.name for p in r.inline_policies] for r in role_snapshots(TEMPLATE, {"SecurityHub": "true", **chat})
+    }
+    off = {r.name: [p.name for p in r.inline_policies] for r in role_snapshots(TEMPLATE, {"AccessAnalyzer": "off"})}
+    chosen = {"declared-permissions-if-UseSecurityHub", "declared-permissions-if-HasChatTopic"}
+    assert chosen <= set(on["EventAuditRole"])
+    assert not chosen & set(off["EventAuditRole"])
+    assert "declared-permissions-if-UseAccessAnalyzer" in on["EventAuditRole"]
+    assert "declared-permissions-if-UseAccessAnalyzer" not in off["EventAuditRole"]
+
+
+@pytest.mark.parametrize("access_analyzer", ["auto", "off"])
+def test_every_option_on_leaves_no_finding_at_medium_or_above(access_analyzer):
+    roles = role_snapshots(
+        TEMPLATE,
+        {
+            "AccessAnalyzer": access_analyzer,
+            "SecurityHub": "true",
+            "ChatTopicArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:c",
+        },
+    )
+    result = audit_roles(roles, now=NOW)
+    assert not result.errors, [e.to_dict() for e in result.errors]
+    assert _serious(result.findings) == []
 
 
 @pytest.mark.parametrize(

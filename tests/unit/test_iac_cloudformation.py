@@ -261,3 +261,29 @@ def test_a_role_name_that_is_no_value_under_a_condition_falls_back_to_the_logica
     )
     assert read.errors == []
     assert [r.name for r in read.roles] == [name]
+
+
+@pytest.mark.parametrize(("mode", "policies"), [("on", ["always", "admin-if-on"]), ("off", ["always"])])
+def test_an_inline_policy_under_a_condition_is_audited_when_the_condition_holds(tmp_path, mode, policies):
+    """`Policies: [..., !If [Cond, {PolicyName, PolicyDocument}, !Ref AWS::NoValue]]` (what `make permissions`
+    writes for optional grants): the chosen policy is read, never skipped for being an intrinsic."""
+    role = _role({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})
+    role["Properties"]["Policies"][0]["PolicyName"] = "always"
+    admin = {
+        "PolicyName": "admin-if-on",
+        "PolicyDocument": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    }
+    role["Properties"]["Policies"].append({"Fn::If": ["On", admin, {"Ref": "AWS::NoValue"}]})
+    read = read_iac(
+        str(tmp_path / "t.json"),
+        "cloudformation",
+        text=_template(
+            {"Fn": role},
+            Parameters={"Mode": {"Type": "String", "Default": mode}},
+            Conditions={"On": {"Fn::Equals": [{"Ref": "Mode"}, "on"]}},
+        ),
+    )
+    assert read.errors == []
+    [snapshot] = read.roles
+    assert [p.name for p in snapshot.inline_policies] == policies
+    assert ("admin-access" in _serious_rules(read.roles, "Fn")) is (mode == "on")

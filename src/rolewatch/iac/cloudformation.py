@@ -150,7 +150,14 @@ class _Reader:
             path = self.scalar(resolver, props.get("Path"), logical, f"{where}.Path") or "/"
             arn = f"arn:{PARTITION}:iam::{ACCOUNT}:role{path}{name}"
             role = _Role(logical=logical, arn=arn, name=name, path=path, props=props)
-            for i, policy in enumerate(props.get("Policies") or []):
+            for i, entry in enumerate(props.get("Policies") or []):
+                # An entry may be chosen by a condition (`!If [Cond, {policy}, !Ref AWS::NoValue]`): the
+                # policy the parameters select is audited, an entry they remove is no policy.
+                policy = (
+                    self.resolved(resolver, entry, role.logical, f"{where}.Policies[{i}]") if _chosen(entry) else entry
+                )
+                if policy is NO_VALUE or policy is None:
+                    continue
                 self.inline(resolver, role, policy, f"{where}.Policies[{i}]", role.logical)
             arns = self.resolved(
                 resolver, props.get("ManagedPolicyArns", []), role.logical, f"{where}.ManagedPolicyArns"
@@ -317,6 +324,11 @@ class _Reader:
 
     def role_arn_of(self, logical: str) -> str:
         return f"{self.source}#{logical}"
+
+
+def _chosen(node: Any) -> bool:
+    """A list entry that is an intrinsic choosing what the entry is (Fn::If), not a literal object."""
+    return isinstance(node, dict) and len(node) == 1 and "Fn::If" in node
 
 
 def read_template(text: str, source: str, parameters: Mapping[str, Any] | None = None) -> IacFile:
