@@ -330,6 +330,7 @@ def run_weekly_audit(
         report_key=json_key,
         chat=weekly_chat_context(audit.account_id, diff, link=links.console_url),
         min_severity=settings.min_severity,
+        account_clients=reader,
     )
     result = integrated.with_notes(result)
     audit = replace(audit, result=result)
@@ -421,9 +422,12 @@ def deliver_integrations(
     report_key: str,
     chat: ChatContext | None = None,
     min_severity: Severity = Severity.MEDIUM,
+    account_clients: AwsClients | None = None,
 ) -> IntegrationsOutcome:
     """Security Hub account-wide (only the roles read when IAM was read partially), the chat copy and the
-    audit-result event; the full report is stored for an oversized event, and again, complete, by store_run."""
+    audit-result event; the full report is stored for an oversized event, and again, complete, by store_run.
+    `account_clients` (organization mode: the member's reader role) import the findings into the audited
+    account's own Security Hub."""
     complete = audit.inventory.iam_complete
     return integrations.deliver(
         AuditDelivery(
@@ -438,6 +442,7 @@ def deliver_integrations(
             generated_at=audit.generated_at,
             chat=chat,
             min_severity=min_severity,
+            account_clients=account_clients,
         )
     )
 

@@ -122,6 +122,8 @@ class EventAudit:
     result: AuditResult
     notes: tuple[str, ...] = ()
     snapshots: Mapping[str, RoleSnapshot] = field(default_factory=dict)  # by role name, as read
+    # The clients that read the account (its reader role in organization mode): Security Hub imports with them.
+    reader: AwsClients | None = field(default=None, compare=False, repr=False)
 
     @property
     def account(self) -> str:
@@ -416,7 +418,14 @@ class EventAuditService:
         )
         result = replace(result, notes=tuple(targets.notes))
         return EventAudit(
-            request, tuple(snapshots), tuple(deleted), tuple(deltas), result, tuple(targets.notes), dict(snapshots)
+            request,
+            tuple(snapshots),
+            tuple(deleted),
+            tuple(deltas),
+            result,
+            tuple(targets.notes),
+            dict(snapshots),
+            reader=reader,
         )
 
     def _with_live_checks(self, result: AuditResult, snapshots: Iterable[RoleSnapshot], now: datetime) -> AuditResult:
@@ -461,6 +470,7 @@ class EventAuditService:
                 chat=chat,
                 report_link=console_url(self.bucket, key, self.clients.region) if self.bucket else None,
                 min_severity=self.min_severity,
+                account_clients=audit.reader,
             )
         )
         return replace(audit, result=outcome.with_notes(audit.result)), outcome

@@ -193,6 +193,8 @@ def audit_member_step(
             report_json=weekly.stored.json_key,
             report_html=weekly.stored.html_key,
             api_calls=dict(weekly.audit.api_calls),
+            integration_notes=weekly.integrations.notes(),
+            integration_metrics=weekly.integrations.metrics(),
         )
     except AccountUnavailable as exc:
         outcome = AccountOutcome.unauditable(account_id, name, exc.kind, exc.reason)

@@ -1,6 +1,7 @@
 """templates/member.yaml, the stack a service-managed StackSet puts in every member account: a reader role
-with exactly the read actions the member-side readers declare, trusted only by the central functions of
-this organization, and forwarding rules whose role may only put events on the central bus."""
+with exactly the read actions the member-side readers declare (plus, with SecurityHub=true, exactly the
+Security Hub calls the sync declares, on the account's own hub and product), trusted only by the central
+functions of this organization, and forwarding rules whose role may only put events on the central bus."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 import pytest
 from cfn_template import ROOT, TEMPLATE, as_list, function_role, load, resources_of_type
 
-from rolewatch.org.credentials import member_read_actions
+from rolewatch.aws_permissions import SECURITY_HUB, SECURITY_HUB_PRODUCT
+from rolewatch.org.credentials import member_read_actions, member_security_hub_grants
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
 
 MEMBER = ROOT / "templates" / "member.yaml"
@@ -24,8 +26,18 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for p in resource["Properties"]["Policies"] for s in as_list(p["PolicyDocument"]["Statement"])]
 
 
+def policies_of(template: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    """{logical id: resource} of the AWS::IAM::Policy resources attached to `role`."""
+    return {
+        name: r
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+    }
+
+
 def test_the_reader_role_grants_exactly_the_declared_reads(member: dict[str, Any]) -> None:
     reader = member["Resources"]["ReaderRole"]
+    assert set(policies_of(member, "ReaderRole")) == {"ReaderSecurityHubImport"}  # the only other grant: below
     granted = {a for s in statements(reader) if s["Effect"] == "Allow" for a in as_list(s["Action"])}
     assert granted == member_read_actions()
     levels = {catalogue().access_level(a) for a in granted}
@@ -91,3 +103,37 @@ def test_the_reader_role_trusts_the_role_of_every_central_function(member: dict[
         assert org_name == {"Fn::Sub": f"${{AWS::StackName}}-{role}"}, role
         if "Fn::If" in name:  # account mode keeps CloudFormation's generated names
             assert name["Fn::If"][0] == "OrganizationMode" and name["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_with_security_hub_the_reader_role_may_import_only_into_its_own_accounts_hub(member: dict[str, Any]) -> None:
+    """Security Hub takes a finding only from the account it belongs to, so the member's findings are imported
+    through its reader role: exactly the calls the sync declares, on the scopes it declares (this account's
+    hub and default product), and only when the member stack says SecurityHub=true in us-east-1."""
+    policy = member["Resources"]["ReaderSecurityHubImport"]
+    assert policy["Condition"] == "UseSecurityHub" and policy["Properties"]["Roles"] == [{"Ref": "ReaderRole"}]
+    granted = {
+        s["Sid"]: (frozenset(as_list(s["Action"])), s["Resource"])
+        for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+        if s["Effect"] == "Allow"
+    }
+    declared = {g.sid: (g.actions, g.resource) for g in member_security_hub_grants()}
+    assert granted == declared
+    assert declared == {
+        "SecurityHub": (frozenset({"securityhub:GetFindings"}), SECURITY_HUB.arn),
+        "SecurityHubDefaultProduct": (frozenset({"securityhub:BatchImportFindings"}), SECURITY_HUB_PRODUCT.arn),
+    }
+    for _, resource in granted.values():  # the role's own account, never another one's
+        assert "${AWS::AccountId}:" in resource["Fn::Sub"] and "*" not in resource["Fn::Sub"]
+    assert member["Parameters"]["SecurityHub"]["Default"] == "false"  # off unless the central one is on
+    assert member["Conditions"]["UseSecurityHub"] == {
+        "Fn::And": [member["Conditions"]["InUsEast1"], {"Fn::Equals": [{"Ref": "SecurityHub"}, "true"]}]
+    }
+    central = load(TEMPLATE)["Parameters"]["SecurityHub"]
+    assert member["Parameters"]["SecurityHub"]["AllowedValues"] == central["AllowedValues"]
+
+
+def test_the_reader_roles_description_says_when_it_writes(member: dict[str, Any]) -> None:
+    condition, writes, reads = member["Resources"]["ReaderRole"]["Properties"]["Description"]["Fn::If"]
+    assert condition == "UseSecurityHub"
+    assert "imports rolewatch findings into this account's Security Hub" in writes
+    assert "read-only" in reads and "read-only" not in writes

@@ -59,6 +59,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             unauditable = result["status"] != "audited"
             metrics.add_metric(name="UnauditableAccounts", unit=MetricUnit.Count, value=int(unauditable))
             metrics.add_metric(name="AccountsAudited", unit=MetricUnit.Count, value=int(not unauditable))
+            for name, value in sorted(result.get("integrations", {}).get("metrics", {}).items()):
+                metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)  # Security Hub in the account, ...
         else:
             result = report_step(clients, settings, event)
             metrics.add_metric(name="OrganizationReports", unit=MetricUnit.Count, value=1)

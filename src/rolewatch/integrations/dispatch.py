@@ -10,6 +10,12 @@ into metrics. The event says how Security Hub and the chat copy fared (`integrat
 route "findings not in Security Hub" too. The chat message links the full JSON report: when it has no
 link of its own (an event audit), the report is stored for it first, and the event then points to
 that copy instead of storing it again.
+
+Security Hub takes a finding only from the account it belongs to (the default product's ARN names that
+account), so the sync runs with `AuditDelivery.account_clients`, the clients acting in the audited
+account: in organization mode a member's reader role, which its stack lets import into its own
+account's Security Hub and nothing else. The chat copy and the event always go out with the
+integrations' own (central) clients.
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ from rolewatch.report.chat import ChatContext, compose_chat
 from rolewatch.report.notification import reportable
 from rolewatch.settings import Settings
 
+# Why a member's reader role may be refused: its stack decides whether it may import findings.
+MEMBER_DENIED_HINT = (
+    "the account's reader role imports findings only when its member stack has SecurityHub=true, as the central one"
+)
+
 
 @dataclass(frozen=True)
 class AuditDelivery:
@@ -51,6 +62,9 @@ class AuditDelivery:
     chat: ChatContext | None = None
     report_link: str | None = None  # a person's link to report_key (the chat message's, when it has none)
     min_severity: Severity = Severity.MEDIUM  # the chat message shows what the SNS report shows
+    # The clients acting in account_id (organization mode: its reader role); None: the integrations' own,
+    # which act in account_id in account mode. Security Hub imports with them.
+    account_clients: AwsClients | None = None
 
 
 @dataclass(frozen=True)
@@ -128,9 +142,14 @@ class Integrations:
     def _security_hub(self, audit: AuditDelivery) -> IntegrationResult:
         if not self.security_hub:
             return IntegrationResult("security-hub", "off")
-        region = self.clients.region or "us-east-1"
+        clients = audit.account_clients or self.clients
+        region = clients.region or self.clients.region or "us-east-1"
         sync = SecurityHubSync(
-            self.clients.client("securityhub"), account_id=audit.account_id, region=region, sleep=self.sleep
+            clients.client("securityhub"),
+            account_id=audit.account_id,
+            region=region,
+            sleep=self.sleep,
+            denied_hint=MEMBER_DENIED_HINT if audit.account_clients not in (None, self.clients) else "",
         )
         scope = (
             Scope.account(audit.account_id)

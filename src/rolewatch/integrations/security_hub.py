@@ -9,9 +9,10 @@ After each audit (one role, a few roles, the whole account) `SecurityHubSync.syn
 The scope is the roles the audit read (by name, so a role deleted since keeps its findings archived
 too), or the whole account for the weekly audit (only when IAM was read completely). A role whose
 IAM Access Analyzer checks could not run keeps its Access Analyzer findings: not seeing them is not
-evidence they are resolved. Findings of another account are not imported: the default product ARN
-requires the account the finding belongs to to import it (in an organization, that account's own
-stack or a role assumed in it).
+evidence they are resolved. The client must act in `account_id` (the default product ARN requires the
+account a finding belongs to to import it): in organization mode it is the member's reader role
+(rolewatch.integrations.dispatch). A finding of any other account is not imported, and named in the
+outcome: that happens only where no clients of its account exist (account mode given a foreign role).
 
 Never sent on an update: Workflow, Note, UserDefinedFields, VerificationState (customers' fields,
 BatchImportFindings ignores them after creation) and the top-level Severity and Types (a customer may
@@ -20,7 +21,7 @@ have changed them with BatchUpdateFindings; rolewatch's own values are in Findin
 Faults never fail the audit; each is a defined outcome of the returned `IntegrationResult`:
 - Security Hub not enabled (InvalidAccessException, or every finding refused with InvalidAccess):
   status `not-enabled`, nothing retried;
-- access denied: `failed`, nothing retried;
+- access denied: `failed`, nothing retried (with `denied_hint`, the likely cause, appended);
 - throttling beyond botocore's standard retries, or any other error: `failed`, with the reason;
 - `FailedFindings`: retried with backoff (at most MAX_ATTEMPTS imports of a finding, refusals that
   no retry can fix, InvalidInput and InvalidAccess, not retried), then listed by Id and error code
@@ -93,10 +94,11 @@ PROVIDER_FIELDS = (
 class SecurityHubError(RuntimeError):
     """A call failed in a way the sync reports as its outcome (never raised out of `sync`)."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: str, reason: str, *, denied: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.denied = denied
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,10 @@ class SecurityHubSync:
         partition: str = "aws",
         sleep: Callable[[float], None] = time.sleep,
         max_attempts: int = MAX_ATTEMPTS,
+        denied_hint: str = "",
     ) -> None:
         self.client = client
+        self.denied_hint = denied_hint
         self.account_id = account_id
         self.region = region
         self.product_arn = product_arn(account_id, region, partition)
@@ -158,7 +162,7 @@ class SecurityHubSync:
         try:
             existing = {f["Id"]: f for f in self.active_findings(scope)}
         except SecurityHubError as exc:
-            return IntegrationResult(NAME, exc.status, reason=exc.reason, failed=len(mine))
+            return IntegrationResult(NAME, exc.status, reason=self._reason(exc), failed=len(mine))
         roles = roles or {}
         produced: dict[str, dict[str, Any]] = {}
         for finding in mine:
@@ -182,7 +186,7 @@ class SecurityHubSync:
         try:
             failures = self.import_findings([*produced.values(), *archived])
         except SecurityHubError as exc:
-            return IntegrationResult(NAME, exc.status, reason=exc.reason, failed=len(produced) + len(archived))
+            return IntegrationResult(NAME, exc.status, reason=self._reason(exc), failed=len(produced) + len(archived))
         failed_ids = {failure.split(":", 1)[0] for failure in failures}
         imported = sum(1 for i in produced if i not in failed_ids)
         archived_count = sum(1 for a in archived if a["Id"] not in failed_ids)
@@ -204,6 +208,9 @@ class SecurityHubSync:
             failed=len(failed_ids),
             errors=tuple(failures) + tuple(notes),
         )
+
+    def _reason(self, exc: SecurityHubError) -> str:
+        return f"{exc.reason}; {self.denied_hint}" if exc.denied and self.denied_hint else exc.reason
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -334,7 +341,7 @@ def _classified(exc: ClientError, operation: str) -> SecurityHubError:
     if code in NOT_ENABLED_ERRORS:
         return SecurityHubError("not-enabled", f"Security Hub is not enabled in this account and region ({code})")
     if code in ACCESS_DENIED_ERRORS:
-        return SecurityHubError("failed", f"{operation} denied: {message or code}")
+        return SecurityHubError("failed", f"{operation} denied: {message or code}", denied=True)
     if "Throttl" in code or code in ("TooManyRequestsException", "LimitExceededException"):
         return SecurityHubError("failed", f"{operation} throttled after retries ({code})")
     return SecurityHubError("failed", f"{operation} failed: {code} {message}".rstrip())

@@ -38,7 +38,7 @@ import botocore.session
 from botocore.credentials import CredentialProvider, CredentialResolver, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolewatch.aws_permissions import EVENT_AUDIT, ORG_AUDIT, Scope, declared_in, requires
+from rolewatch.aws_permissions import EVENT_AUDIT, ORG_AUDIT, Scope, declarations, declared_in, requires
 from rolewatch.inventory.clients import AwsClients
 from rolewatch.settings import DEFAULT_READER_ROLE, Settings
 
@@ -284,6 +284,35 @@ def member_read_actions() -> frozenset[str]:
         for action in actions
         if action.split(":", 1)[0] in MEMBER_READ_SERVICES
     )
+
+
+# With Security Hub on, a member's findings are imported through its reader role, in its own account (the
+# default product accepts a finding only from the account it belongs to): the role may also make the
+# Security Hub calls of this module, on the scopes it declares, which name the role's own account.
+MEMBER_IMPORT_MODULE = "rolewatch.integrations.security_hub"
+
+
+@dataclass(frozen=True)
+class MemberGrant:
+    """One statement of the reader role's Security Hub policy: `actions` on `resource` (Sid `sid`)."""
+
+    sid: str
+    actions: frozenset[str]
+    resource: Any
+
+
+def member_security_hub_grants() -> tuple[MemberGrant, ...]:
+    """The reader role's Security Hub statements, one per declared scope (templates/member.yaml grants
+    them under its condition ImportsSecurityHubFindings; a test holds it to this)."""
+    importlib.import_module(MEMBER_IMPORT_MODULE)
+    by_scope: dict[str, MemberGrant] = {}
+    for d in declarations():
+        if d.module != MEMBER_IMPORT_MODULE:
+            continue
+        before = by_scope.get(d.scope.name)
+        actions = d.actions | (before.actions if before else frozenset())
+        by_scope[d.scope.name] = MemberGrant(d.scope.name, actions, d.scope.arn)
+    return tuple(by_scope[sid] for sid in sorted(by_scope))
 
 
 def refused(exc: Exception) -> bool:

@@ -55,6 +55,10 @@ class AccountOutcome:
     report_json: str = ""
     report_html: str = ""
     api_calls: Mapping[str, int] = field(default_factory=dict)
+    # What the integrations (Security Hub in the account, the chat copy, the event) did not deliver, and
+    # their metrics (IntegrationFailures, SecurityHubImported, ...), which the step's handler emits.
+    integration_notes: tuple[str, ...] = ()
+    integration_metrics: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def worst(self) -> str:
@@ -81,11 +85,13 @@ class AccountOutcome:
             "not_read": list(self.not_read),
             "report": {"json": self.report_json, "html": self.report_html},
             "api_calls": dict(self.api_calls),
+            "integrations": {"notes": list(self.integration_notes), "metrics": dict(self.integration_metrics)},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AccountOutcome:
         report = data.get("report") or {}
+        integrations = data.get("integrations") or {}
         return cls(
             account_id=str(data["account_id"]),
             name=str(data.get("name", "")),
@@ -102,6 +108,8 @@ class AccountOutcome:
             report_json=str(report.get("json", "")),
             report_html=str(report.get("html", "")),
             api_calls={str(k): int(v) for k, v in (data.get("api_calls") or {}).items()},
+            integration_notes=tuple(str(x) for x in integrations.get("notes", ())),
+            integration_metrics={str(k): int(v) for k, v in (integrations.get("metrics") or {}).items()},
         )
 
     @classmethod
@@ -272,6 +280,8 @@ def render_org_html(report: Mapping[str, Any]) -> str:
     for account in report["accounts"]:
         cells = "".join(f"<td>{account['by_severity'].get(s, 0)}</td>" for s in SEVERITIES)
         partial = "incomplete: " + "; ".join(account["not_read"]) if account["not_read"] else ""
+        undelivered = (account.get("integrations") or {}).get("notes") or []
+        partial = "; ".join(x for x in (partial, *undelivered) if x)
         rows.append(
             f"<tr class='{_e(account['worst'])}'><td>{_e(account['account_id'])}</td><td>{_e(account['name'])}</td>"
             f"<td>{account['roles']}</td>{cells}<td>{account['new']}</td><td>{account['resolved']}</td>"
