@@ -272,6 +272,14 @@ def report_step(
             "JSON": f"s3://{bucket}/{json_key}",
         },
         notes=tuple(notes),
+        account_links={
+            o.account_id: {
+                "HTML": console_url(bucket, o.report_html, clients.region),
+                "JSON": console_url(bucket, o.report_json, clients.region),
+            }
+            for o in outcomes
+            if o.report_html and o.report_json
+        },
     )
     report = build_org_report(outcomes, context)
     _put_json(clients, settings, json_key, report)

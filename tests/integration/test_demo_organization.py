@@ -98,7 +98,7 @@ def test_the_weekly_run_reports_every_account_and_the_one_it_cannot_audit(org_de
     assert "AccessDenied" in missing["reason"]
     assert f"cannot audit account {sandbox}: reader role arn:aws:iam::{sandbox}:role/{READER}" in completed.stdout
     html = Path(run["html_report"]).read_text(encoding="utf-8")
-    assert "Accounts that could not be audited" in html and sandbox in html
+    assert "Could not be audited:" in html and "cannot audit</span> (reader-role-refused)" in html and sandbox in html
     [summary] = run["messages"]
     assert summary["subject"].startswith("[rolewatch] Organization audit, 3 accounts")
     assert summary["subject"].endswith("(1 not audited)")

@@ -164,7 +164,12 @@ def test_the_weekly_run_audits_every_account_and_reports_the_organization(
     assert message["MessageAttributes"]["audit"]["Value"] == "organization"
     assert "Could not be audited" in message["Message"] and TIMED_OUT not in message["Message"]
     html = boto3.client("s3", region_name=REGION).get_object(Bucket=stack.bucket, Key=output["report"]["html"])
-    assert b"Accounts that could not be audited" in html["Body"].read()
+    page = html["Body"].read().decode("utf-8")
+    assert "Could not be audited:" in page and "cannot audit</span> (step-failed)" in page
+    # Each audited account's section links its own stored report of the run.
+    alpha_html = report["accounts"][ranked.index(alpha)]["report"]["html"]
+    assert report["accounts"][ranked.index(alpha)]["links"]["HTML"].endswith(f"prefix={alpha_html}")
+    assert f"prefix={alpha_html}" in page
     assert runner.steps.count("audit-account") >= 4 and runner.steps[0] == "list-accounts"
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from rolewatch.model import Severity
 from rolewatch.report.notification import AttributeValue, Notification, fit_subject
+from rolewatch.report.render_html import CSS, SEVERITY_COLOURS
 from rolewatch.untrusted import display, printable
 
 SCHEMA = "rolewatch.org-report/v1"
@@ -126,6 +127,8 @@ class RunContext:
     left_out: int = 0  # accounts removed by the selection
     links: Mapping[str, str] = field(default_factory=dict)  # "JSON"/"HTML" -> URI of this report
     notes: tuple[str, ...] = ()  # about the run itself (e.g. the Map stopped early)
+    # account id -> {"HTML": URL, "JSON": URI} of that account's own stored report of this run
+    account_links: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def gather(
@@ -186,7 +189,7 @@ def build_org_report(outcomes: Sequence[AccountOutcome], context: RunContext) ->
             "new": sum(o.new for o in audited),
             "resolved": sum(o.resolved for o in audited),
         },
-        "accounts": [o.to_dict() for o in audited],
+        "accounts": [o.to_dict() | {"links": dict(context.account_links.get(o.account_id, {}))} for o in audited],
         "unauditable": [
             {"account_id": o.account_id, "name": o.name, "kind": o.kind, "reason": o.reason} for o in unauditable
         ],
@@ -263,56 +266,177 @@ def compose_org_notification(report: Mapping[str, Any]) -> Notification:
 
 # -- HTML ------------------------------------------------------------------------------------------
 
+PROBLEMS_SHOWN = 3  # an account's problems (sources not read, integrations not delivered) beyond this are folded
+SAFE_LINK_PREFIX = "https://"  # only these become links; anything else is shown as text
+ORG_CSS = (
+    CSS
+    + """
+section.account{border-left:6px solid #9ca3af}section.account h3{font-size:16px;margin:0 0 6px}
+section.account .counts{margin:8px 0 10px}section.account .count{min-width:64px;padding:4px 10px}
+section.account .count b{font-size:18px}.count.zero{background:#e5e7eb!important;color:#6b7280}
+.status{font-weight:600}.status.ok{color:#166534}.status.bad{color:#b91c1c}
+.links a{margin-right:14px}ol.toc{columns:2;margin:6px 0 0;padding-left:22px}ol.toc li{margin:2px 0}
+ul.issues{margin:6px 0;padding-left:20px}div.warn{padding:4px 10px;margin:8px 0}p.warn{padding:4px 10px}
+"""
+)
+
 
 def _e(value: object) -> str:
     return html.escape(printable(value), quote=True)
 
 
+NOT_AUDITED_COLOUR = "#92400e"
+CLEAN_COLOUR = "#166534"
+
+
+def _badge(worst: str) -> str:
+    """The account's worst open severity; "clean" when it has none, "not audited" when it could not be read."""
+    if worst == UNAUDITABLE:
+        colour, label = NOT_AUDITED_COLOUR, "not audited"
+    elif worst in SEVERITY_COLOURS:
+        colour, label = SEVERITY_COLOURS[worst], worst
+    else:
+        colour, label = CLEAN_COLOUR, "clean"
+    return f'<span class="sev" style="background:{colour}">{_e(label)}</span>'
+
+
+def _link(label: str, uri: str) -> str:
+    """A link when `uri` is an https URL (escaped, quotes included); otherwise the URI as text."""
+    if uri.startswith(SAFE_LINK_PREFIX):
+        return f'<a href="{_e(uri)}">{_e(label)}</a>'
+    return f"{_e(label)}: <code>{_e(uri)}</code>"
+
+
+def _cards(by_severity: Mapping[str, Any]) -> str:
+    out = []
+    for severity in SEVERITIES:
+        n = int(by_severity.get(severity, 0))
+        zero = " zero" if not n else ""
+        out.append(
+            f'<div class="count{zero}" style="background:{SEVERITY_COLOURS[severity]}"><b>{n}</b>{_e(severity)}</div>'
+        )
+    return f'<div class="counts">{"".join(out)}</div>'
+
+
+def _anchor(index: int) -> str:
+    """Element ids from counters, never from names (an account name is untrusted)."""
+    return f"account-{index}"
+
+
+def _folded(title: str, items: Sequence[str], *, shown: int, css: str) -> str:
+    """Up to `shown` items as a list; more are folded in <details> (no script)."""
+    rows = "".join(f"<li>{item}</li>" for item in items)
+    if len(items) <= shown:
+        return f'<ul class="{css}">{rows}</ul>'
+    return f'<details class="fold"><summary>{_e(title)} ({len(items)})</summary><ul class="{css}">{rows}</ul></details>'
+
+
+def _who_html(account: Mapping[str, Any]) -> str:
+    name = account.get("name") or ""
+    named = f" · {_e(name)}" if name else ""
+    return f"{_e(account['account_id'])}{named}"
+
+
+def _audited_section(index: int, account: Mapping[str, Any]) -> str:
+    worst = str(account["worst"])
+    colour = SEVERITY_COLOURS.get(worst, CLEAN_COLOUR)
+    by_category = sorted((account.get("by_category") or {}).items(), key=lambda kv: (-kv[1], kv[0]))
+    categories = ", ".join(f"{_e(c)} {n}" for c, n in by_category)
+    issues = [f"not read: {_e(x)}" for x in account.get("not_read") or ()]
+    issues += [f"not delivered: {_e(x)}" for x in (account.get("integrations") or {}).get("notes") or ()]
+    status = "audited, incomplete" if account.get("not_read") else "audited"
+    links = account.get("links") or {}
+    report = account.get("report") or {}
+    if links:
+        where = " ".join(_link(f"{kind} report", uri) for kind, uri in links.items() if uri)
+    elif report.get("html"):
+        where = f"HTML report: <code>{_e(report['html'])}</code>"
+    else:
+        where = "no stored report"
+    return (
+        f'<section class="card account" id="{_anchor(index)}" style="border-left-color:{colour}">'
+        f"<h3>{_badge(worst)} {_who_html(account)}</h3>"
+        f'<p><span class="status ok">{_e(status)}</span> · {account["roles"]} roles · {account["findings"]} open '
+        f'findings · <span class="{"new" if account["new"] else ""}">{account["new"]} new</span>, '
+        f"{account['resolved']} resolved since its previous run</p>"
+        f"{_cards(account['by_severity'])}"
+        + (f"<p><b>By category:</b> {categories}</p>" if categories else '<p class="meta">No open findings.</p>')
+        + (
+            f'<div class="warn">{_folded("Problems", issues, shown=PROBLEMS_SHOWN, css="issues")}</div>'
+            if issues
+            else ""
+        )
+        + f'<p class="links">{where}</p></section>'
+    )
+
+
+def _unauditable_section(index: int, account: Mapping[str, Any]) -> str:
+    return (
+        f'<section class="card account" id="{_anchor(index)}" style="border-left-color:{NOT_AUDITED_COLOUR}">'
+        f"<h3>{_badge(UNAUDITABLE)} {_who_html(account)}</h3>"
+        f'<p><span class="status bad">cannot audit</span> ({_e(account["kind"])}): {_e(account["reason"])}</p>'
+        "</section>"
+    )
+
+
 def render_org_html(report: Mapping[str, Any]) -> str:
+    """One self-contained page: a compact organization summary, then one section per account, worst first
+    (accounts that could not be audited after them, each saying why). No script; every value escaped."""
     summary = report["summary"]
-    head = "".join(f"<th>{_e(s)}</th>" for s in SEVERITIES)
-    totals = "".join(f"<td>{summary['by_severity'].get(s, 0)}</td>" for s in SEVERITIES)
-    categories = (
-        "".join(f"<tr><td>{_e(c)}</td><td>{n}</td></tr>" for c, n in summary["by_category"].items())
-        or "<tr><td colspan=2>none</td></tr>"
+    audited = list(report["accounts"])
+    unauditable = list(report["unauditable"])
+    sections = [_audited_section(i, a) for i, a in enumerate(audited)]
+    sections += [_unauditable_section(len(audited) + i, a) for i, a in enumerate(unauditable)]
+    toc = "".join(
+        f'<li><a href="#{_anchor(i)}">{_who_html(a)}</a> {_badge(str(a["worst"]))}</li>' for i, a in enumerate(audited)
+    ) + "".join(
+        f'<li><a href="#{_anchor(len(audited) + i)}">{_who_html(a)}</a> {_badge(UNAUDITABLE)}</li>'
+        for i, a in enumerate(unauditable)
     )
-    rows = []
-    for account in report["accounts"]:
-        cells = "".join(f"<td>{account['by_severity'].get(s, 0)}</td>" for s in SEVERITIES)
-        partial = "incomplete: " + "; ".join(account["not_read"]) if account["not_read"] else ""
-        undelivered = (account.get("integrations") or {}).get("notes") or []
-        partial = "; ".join(x for x in (partial, *undelivered) if x)
-        rows.append(
-            f"<tr class='{_e(account['worst'])}'><td>{_e(account['account_id'])}</td><td>{_e(account['name'])}</td>"
-            f"<td>{account['roles']}</td>{cells}<td>{account['new']}</td><td>{account['resolved']}</td>"
-            f"<td>{_e(account['report']['html'])}</td><td>{_e(partial)}</td></tr>"
-        )
+    categories = ", ".join(f"{_e(c)} {n}" for c, n in summary["by_category"].items()) or "none"
+    incomplete = f" ({summary['incomplete']} incomplete)" if summary["incomplete"] else ""
+    left_out = summary["left_out_by_selection"]
+    coverage = (
+        f"{summary['accounts']} accounts: {summary['audited']} audited{incomplete}, "
+        f"{summary['unauditable']} could not be audited"
+        + (f", {left_out} left out by the selection" if left_out else "")
+    )
     missing = (
-        "".join(
-            f"<tr><td>{_e(a['account_id'])}</td><td>{_e(a['name'])}</td><td>{_e(a['kind'])}</td><td>{_e(a['reason'])}</td></tr>"
-            for a in report["unauditable"]
-        )
-        or "<tr><td colspan=4>none</td></tr>"
+        '<p class="warn">Could not be audited: '
+        + ", ".join(f'<a href="#{_anchor(len(audited) + i)}">{_who_html(a)}</a>' for i, a in enumerate(unauditable))
+        + "</p>"
+        if unauditable
+        else ""
     )
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>rolewatch organization audit {_e(report["organization_id"])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin-bottom:2em}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}tr.critical td{{background:#fdd}}
-tr.high td{{background:#fed}}</style></head><body>
-<h1>rolewatch organization audit</h1>
-<p>Organization {_e(report["organization_id"])}, run {_e(report["run_id"])}, generated {_e(report["generated_at"])}.
-{summary["audited"]} accounts audited, {summary["unauditable"]} could not be audited, {summary["roles"]} roles,
-{summary["findings"]} open findings ({summary["new"]} new, {summary["resolved"]} resolved).</p>
-{"".join(f"<p><strong>Note:</strong> {_e(n)}</p>" for n in report["notes"])}
-<h2>Totals by severity</h2><table><tr>{head}</tr><tr>{totals}</tr></table>
-<h2>Totals by category</h2><table><tr><th>category</th><th>findings</th></tr>{categories}</table>
-<h2>Accounts, worst first</h2>
-<table><tr><th>account</th><th>name</th><th>roles</th>{head}<th>new</th><th>resolved</th>
-<th>report</th><th>not read</th></tr>
-{"".join(rows) or "<tr><td colspan=12>none</td></tr>"}</table>
-<h2>Accounts that could not be audited</h2>
-<table><tr><th>account</th><th>name</th><th>why</th><th>detail</th></tr>{missing}</table>
-</body></html>
-"""
+    notes = "".join(f'<p class="warn"><b>Note:</b> {_e(n)}</p>' for n in report["notes"])
+    links = " ".join(_link(f"{kind} of this report", uri) for kind, uri in report["links"].items() if uri)
+    selection = report.get("selection") or {}
+    chosen = "; ".join(
+        f"{_e(k)}: {_e(', '.join(map(str, v)) if isinstance(v, list) else v)}" for k, v in selection.items() if v
+    )
+    total = len(audited) + len(unauditable)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        f"<title>rolewatch organization audit {_e(report['organization_id'])}</title>",
+        f"<style>{ORG_CSS}</style></head><body>",
+        f"<header><h1>rolewatch organization audit</h1><p>Organization {_e(report['organization_id'])} · "
+        f"run {_e(report['run_id'])} · generated {_e(report['generated_at'])}</p></header>",
+        "<main>",
+        '<section class="card" id="summary"><h2>Organization</h2>',
+        f"<p>{coverage}. {summary['roles']} roles, {summary['findings']} open findings ({summary['new']} new, "
+        f"{summary['resolved']} resolved since each account's previous run).</p>",
+        _cards(summary["by_severity"]),
+        f'<p class="meta">By category: {categories}{f" · selection: {chosen}" if chosen else ""}</p>',
+        missing,
+        notes,
+        f'<details class="fold"><summary>Accounts, worst first ({total})</summary><ol class="toc">{toc}</ol></details>',
+        f'<p class="links meta">{links}</p>' if links else "",
+        "</section>",
+        "<h2>Accounts, worst first</h2>",
+        "".join(sections) or '<p class="meta">No account was selected.</p>',
+        "</main></body></html>",
+    ]
+    return "\n".join(part for part in parts if part) + "\n"
