@@ -68,32 +68,22 @@ ORGANIZATION_ROLES = {
 
 @pytest.mark.parametrize("access_analyzer", ["auto", "off"])
 def test_organization_mode_roles_have_no_finding_at_medium_or_above(access_analyzer):
-    """Organization mode's roles, audited like the others, their conditional grants included. Known and
-    kept visible: the shipped baseline's lambda-execution profile marks organizations:* sensitive, and
-    the event function checks membership (DescribeAccount) while the weekly run lists the accounts. One
-    finding per such role for exactly its declared organizations reads; anything else fails."""
+    """Organization mode's roles, audited like the others, their conditional grants included: the event
+    function's membership check (organizations:DescribeAccount) and the weekly run's account listing are
+    reads of the organization, which the shipped lambda-execution profile does not count as changes."""
     roles = role_snapshots(TEMPLATE, {**ORGANIZATION, "AccessAnalyzer": access_analyzer})
     assert {r.name for r in roles} >= ORGANIZATION_ROLES
     assert "WeeklyAuditScheduleRole" not in {r.name for r in roles}  # account mode only
+    organization_reads = {
+        a
+        for g in declarations()
+        for a in g.actions
+        if a.startswith("organizations:") and "OrgAuditFunction" in g.functions
+    }
+    assert "organizations:ListAccounts" in organization_reads  # the weekly run's grants are among those audited
     result = audit_roles(roles, now=NOW)
     assert not result.errors, [e.to_dict() for e in result.errors]
-    organization_reads = {
-        f"stack-{function.removesuffix('Function')}Role": {
-            a for g in declarations() if function in g.functions for a in g.actions if a.startswith("organizations:")
-        }
-        for function in ("EventAuditFunction", "AccountAuditFunction", "OrgAuditFunction")
-    }
-    organization_reads = {role: actions for role, actions in organization_reads.items() if actions}
-    assert set(organization_reads) == {"stack-EventAuditRole", ORG_AUDIT_ROLE}
-    serious = at_or_above(result.findings, Severity.MEDIUM)
-    known = [
-        f
-        for f in serious
-        if f.rule == "baseline-disallowed-action"
-        and set(f.actions) == organization_reads.get(f.resource.rsplit("/", 1)[-1])
-    ]
-    assert sorted(f.resource.rsplit("/", 1)[-1] for f in known) == sorted(organization_reads), _serious(tuple(serious))
-    assert _serious(tuple(f for f in serious if f not in known)) == []
+    assert _serious(result.findings) == []
 
 
 def test_every_function_role_is_audited(template):

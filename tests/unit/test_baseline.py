@@ -23,6 +23,7 @@ from rolewatch.baseline import (
     policy_matches,
 )
 from rolewatch.model import Finding, Remediation, RoleSnapshot, Severity
+from rolewatch.policy.catalogue import catalogue
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "111122223333"
@@ -63,6 +64,18 @@ def test_the_default_baseline_loads_once_and_ends_with_a_catch_all() -> None:
     ]
     assert baseline.profiles[-1].selector.is_catch_all
     assert baseline.skip_service_linked
+
+
+def test_lambda_functions_may_read_the_organization_but_not_change_it() -> None:
+    """The lambda-execution profile lists organizations' changes by verb: held here to the catalogue's
+    access levels, so a new Write action AWS adds under a new verb fails this test, not the audit."""
+    profile = next(p for p in load_baseline().profiles if p.name == "lambda-execution")
+    cat = catalogue()
+    every = cat.expand("organizations:*")
+    changes = {n for n in cat.names_in(every) if cat.access_level(n) in ("Write", "Permissions management", "Tagging")}
+    assert changes and set(cat.names_in(profile.sensitive_mask & every)) == changes
+    assert cat.access_level("organizations:DescribeAccount") == "Read" and cat.expand("organizations:DescribeAccount")
+    assert not profile.sensitive_mask & cat.expand("organizations:ListAccounts")
 
 
 def test_the_default_catch_all_holds_the_documented_defaults() -> None:
