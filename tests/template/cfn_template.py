@@ -32,6 +32,7 @@ from rolewatch.iac import intrinsics
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 FORWARDER = ROOT / "templates" / "forwarder.yaml"
+MEMBER = ROOT / "templates" / "member.yaml"
 SRC = ROOT / "src"
 
 ACCOUNT = "123456789012"

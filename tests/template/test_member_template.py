@@ -8,13 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cfn_template import ROOT, TEMPLATE, as_list, function_role, load, resources_of_type
+from cfn_template import MEMBER, ROOT, TEMPLATE, as_list, function_role, load, resources_of_type
 
 from rolewatch.aws_permissions import SECURITY_HUB, SECURITY_HUB_PRODUCT
 from rolewatch.org.credentials import member_read_actions, member_security_hub_grants
 from rolewatch.policy.catalogue import ACCESS_LIST, ACCESS_READ, catalogue
-
-MEMBER = ROOT / "templates" / "member.yaml"
 
 
 @pytest.fixture(scope="module")

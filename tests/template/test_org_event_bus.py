@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 from cfn_template import (
     ACCOUNT,
+    MEMBER,
     REGION,
-    ROOT,
     STACK,
     Resolver,
     as_list,
@@ -49,7 +49,6 @@ ACCOUNT_MODE: dict[str, str] = {}
 BUS_NAME = f"{STACK}-organization"
 BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{BUS_NAME}"
 DEFAULT_BUS_ARN = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default"
-MEMBER = ROOT / "templates" / "member.yaml"
 ORG_RESOURCES = ("OrganizationEventBus", "AnalyzerFindingsToOrganizationBus", "OrganizationBusForwarderRole")
 
 

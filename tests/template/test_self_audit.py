@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from cfn_template import ACCOUNT, FORWARDER, TEMPLATE, declarations, load, mutated
+from cfn_template import ACCOUNT, FORWARDER, MEMBER, TEMPLATE, declarations, load, mutated
 from helpers import NOW
 
 from rolewatch.audit import at_or_above, audit_roles
@@ -153,3 +153,33 @@ def test_a_trust_policy_open_to_everyone_is_flagged(template):
     trust["Statement"].append({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})
     serious = at_or_above(audit_roles(role_snapshots(widened), now=NOW).findings, Severity.MEDIUM)
     assert "trust-wildcard-principal" in {f.rule for f in serious}
+
+
+MEMBER_PARAMETERS = {
+    "CentralAccountId": "111122223333",
+    "OrganizationId": "o-abcdefghij",
+    "CentralEventBusArn": "arn:aws:events:us-east-1:111122223333:event-bus/rolewatch-organization",
+}
+
+
+@pytest.mark.parametrize("security_hub", ["false", "true"])
+def test_the_member_stacks_roles_have_no_finding_at_medium_or_above(security_hub):
+    """templates/member.yaml as a StackSet deploys it in us-east-1 (`rolewatch check` reads pseudo
+    parameters as stand-ins, so the region conditions are set true here): the reader role, with and
+    without its Security Hub import, and the forwarding role."""
+    member = load(MEMBER)
+    for name in ("InUsEast1", "UseSecurityHub"):
+        member["Conditions"][name] = {"Fn::Equals": [security_hub if name == "UseSecurityHub" else "true", "true"]}
+    roles = role_snapshots(member, {**MEMBER_PARAMETERS, "SecurityHub": security_hub})
+    assert {r.name for r in roles} == {"rolewatch-reader", "ForwarderRole"}
+    reader = next(r for r in roles if r.name == "rolewatch-reader")
+    imports = [a for p in reader.permission_policies for s in p.document["Statement"] for a in _actions(s)]
+    assert ("securityhub:BatchImportFindings" in imports) is (security_hub == "true")
+    result = audit_roles(roles, now=NOW)
+    assert not result.errors, [e.to_dict() for e in result.errors]
+    assert _serious(result.findings) == []
+
+
+def _actions(statement: Mapping) -> list[str]:
+    actions = statement.get("Action", [])
+    return [actions] if isinstance(actions, str) else list(actions)

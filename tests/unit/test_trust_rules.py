@@ -175,6 +175,26 @@ def test_foreign_principal_without_external_id(principal: dict, severity: Severi
 
 
 @pytest.mark.parametrize(
+    ("condition", "severity"),
+    [
+        ({"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{FOREIGN}:role/auditor"}}, Severity.LOW),
+        ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{FOREIGN}:role/auditor-*"}}, Severity.LOW),
+        ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{FOREIGN}:role/*"}}, Severity.HIGH),
+        ({"ArnEqualsIfExists": {"aws:PrincipalArn": f"arn:aws:iam::{FOREIGN}:role/auditor"}}, Severity.HIGH),
+        ({"ArnNotEquals": {"aws:PrincipalArn": f"arn:aws:iam::{FOREIGN}:role/auditor"}}, Severity.HIGH),
+    ],
+    ids=["named-role", "named-prefix", "any-role", "if-exists", "negated"],
+)
+def test_a_whole_account_narrowed_to_named_roles_by_principal_arn_is_like_naming_them(
+    condition: dict, severity: Severity
+) -> None:
+    """The member reader role's shape: the central account's root, narrowed by aws:PrincipalArn."""
+    finding = only(CROSS, trust({"AWS": f"arn:aws:iam::{FOREIGN}:root"}, condition=condition))
+    assert finding.severity is severity
+    assert ("no external id is needed" in finding.detail) is (severity is Severity.LOW)
+
+
+@pytest.mark.parametrize(
     "condition",
     [
         {"StringEquals": {"sts:ExternalId": "Unique-Id-From-Vendor"}},

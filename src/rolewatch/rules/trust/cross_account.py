@@ -10,7 +10,7 @@ from rolewatch.principals import (
 )
 from rolewatch.remediation import update_trust_cli
 from rolewatch.rules.registry import RuleContext, rule
-from rolewatch.rules.trust.pins import EXTERNAL_ID, conditions_pinning, mfa_required
+from rolewatch.rules.trust.pins import EXTERNAL_ID, NAMED_PRINCIPALS, conditions_pinning, mfa_required
 from rolewatch.rules.trust.statements import (
     ASSUME_ROLE,
     can_assume,
@@ -29,7 +29,8 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
     counts when a condition *requires* it (StringEquals/StringLike/...IgnoreCase, not IfExists, whose
     check is skipped when the caller sends none, and not a bare "*"). When the statement requires MFA
     the trust serves people, for whom AWS does not use external ids: the finding is lowered to low.
-    When every foreign principal is a named role or user (not a whole account), the trust is already
+    When every foreign principal is a named role or user (not a whole account), or the statement's
+    `aws:PrincipalArn` condition narrows the account to named roles or users, the trust is already
     narrowed by the other account's owner, and AWS's guide for accounts you own uses no external id:
     the audit cannot tell a sibling account from a third party, so the finding is low and says when it
     matters (the baseline's `trusted_principals` is where a team lists its own accounts).
@@ -59,7 +60,9 @@ def trust_cross_account_without_external_id(ctx: RuleContext) -> Iterator[Findin
         )
         if mfa:
             detail += " The statement requires MFA, so it most likely serves people rather than a third party."
-        named_only = all(p.cls in (PrincipalClass.ROLE, PrincipalClass.USER, PrincipalClass.SESSION) for p in foreign)
+        named_only = all(
+            p.cls in (PrincipalClass.ROLE, PrincipalClass.USER, PrincipalClass.SESSION) for p in foreign
+        ) or bool(conditions_pinning(statement.conditions, NAMED_PRINCIPALS))
         if named_only and not mfa:
             detail += (
                 " The trust names particular principals, not the whole account: if that account is your own,"

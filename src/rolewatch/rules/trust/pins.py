@@ -155,6 +155,10 @@ ACCOUNT_NARROWING: dict[str, ValueCheck] = {
 }
 
 
+# A whole-account principal narrowed to named roles or users of it (`...:role/ci`, `...:role/ci-*`).
+NAMED_PRINCIPALS: dict[str, ValueCheck] = {"aws:principalarn": _arn_resource_pinned}
+
+
 EXTERNAL_ID: dict[str, ValueCheck] = {"sts:externalid": _non_trivial}
 SOURCE_PINS: dict[str, ValueCheck] = {
     "aws:sourceaccount": _exact,
