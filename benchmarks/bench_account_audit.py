@@ -60,8 +60,9 @@ def _proc_status(field: str) -> float:
     return float("nan")
 
 
-def fill_backend(account: dict[str, Any]) -> dict[str, int]:
-    """Load the generated account into moto's IAM backend; returns what was loaded and skipped."""
+def fill_backend(account: dict[str, Any], account_id: str = ACCOUNT_ID) -> dict[str, int]:
+    """Load the generated account into moto's IAM backend (of `account_id`, whose ids the account's ARNs
+    must carry); returns what was loaded and skipped."""
     from moto.iam import models
     from moto.iam.models import iam_backends
 
@@ -70,7 +71,7 @@ def fill_backend(account: dict[str, Any]) -> dict[str, int]:
     for validator in ("IAMPolicyDocumentValidator", "IAMTrustPolicyDocumentValidator"):
         if hasattr(models, validator):
             getattr(models, validator).validate = lambda self: None
-    backend = iam_backends[ACCOUNT_ID]["global"]
+    backend = iam_backends[account_id]["global"]
     counts: Counter[str] = Counter()
     known = set(backend.managed_policies)
     for policy in account["Policies"]:
