@@ -441,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             print_account(large[-1])
     finally:
         bench.close()
-    summarize(f"{args.roles:,}-role accounts", results)
+    if results:
+        summarize(f"{args.roles:,}-role accounts", results)
     for r in large:
         estimate = lambda_seconds(r, memory_mb)
         verdict = "fits" if r["peak_mb"] < memory_mb and estimate < timeout_s else "DOES NOT FIT"
@@ -449,8 +450,9 @@ def main(argv: list[str] | None = None) -> int:
             f"\n{r['roles']:,} roles: {r['wall_seconds']} s wall, {r['cpu_seconds']} s CPU, peak {r['peak_mb']} MB; "
             f"on Lambda about {estimate:.0f} s of {timeout_s} s and {r['peak_mb']} of {memory_mb} MB: {verdict}"
         )
-    rows = project(results, memory_mb)
-    print_projection(rows, memory_mb, timeout_s)
+    rows = project(results, memory_mb) if results else []
+    if rows:
+        print_projection(rows, memory_mb, timeout_s)
     if args.json:
         args.json.write_text(
             json.dumps({"accounts": results, "large": large, "projection": rows, "setup": bench.setup}, indent=1),
