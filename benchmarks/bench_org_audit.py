@@ -301,11 +301,19 @@ def transitions_per_run(accounts: int) -> tuple[int, int, int]:
 
 
 def function_limits() -> tuple[int, int]:
-    """OrgAuditFunction's MemorySize (MB) and Timeout (s) in template.yaml."""
+    """OrgAuditFunction's MemorySize (MB, a parameter's default when the template refers to one) and
+    Timeout (s) in template.yaml."""
     from rolewatch.sam_template import load_template
 
-    properties = load_template(TEMPLATE)["Resources"]["OrgAuditFunction"]["Properties"]
-    return int(properties["MemorySize"]), int(properties["Timeout"])
+    template = load_template(TEMPLATE)
+    properties = template["Resources"]["OrgAuditFunction"]["Properties"]
+
+    def number(value: Any) -> int:
+        if isinstance(value, dict) and "Ref" in value:
+            return int(template["Parameters"][value["Ref"]]["Default"])
+        return int(value)
+
+    return number(properties["MemorySize"]), number(properties["Timeout"])
 
 
 def production_calls(result: dict[str, Any]) -> dict[str, int]:
@@ -390,7 +398,8 @@ def print_projection(rows: list[dict[str, Any]], memory_mb: int, timeout_s: int)
     print(f"\nProjection (OrgAuditFunction {memory_mb} MB, timeout {timeout_s} s; ", end="")
     print(f"state transitions {fixed} + {per_item} per account)")
     print(
-        f"  assumptions: Lambda CPU share {memory_mb}/{LAMBDA_FULL_VCPU_MB} of a vCPU; {CALL_LATENCY_S * 1000:.0f} ms "
+        f"  assumptions: Lambda CPU share min(1, {memory_mb}/{LAMBDA_FULL_VCPU_MB}) of a vCPU (the step runs on one "
+        f"thread); {CALL_LATENCY_S * 1000:.0f} ms "
         "per AWS call; IAM pages at 1,000 entities; prices us-east-1 x86; no retries"
     )
     print(
@@ -406,6 +415,25 @@ def print_projection(rows: list[dict[str, Any]], memory_mb: int, timeout_s: int)
         )
 
 
+def report(
+    results: list[dict[str, Any]], large: list[dict[str, Any]], roles: int, memory_mb: int, timeout_s: int
+) -> list[dict[str, Any]]:
+    """Print the summary, whether each large account fits the function, and the projection."""
+    if results:
+        summarize(f"{roles:,}-role accounts", results)
+    for r in large:
+        estimate = lambda_seconds(r, memory_mb)
+        verdict = "fits" if r["peak_mb"] < memory_mb and estimate < timeout_s else "DOES NOT FIT"
+        print(
+            f"\n{r['roles']:,} roles: {r['wall_seconds']} s wall, {r['cpu_seconds']} s CPU, peak {r['peak_mb']} MB; "
+            f"on Lambda about {estimate:.0f} s of {timeout_s} s and {r['peak_mb']} of {memory_mb} MB: {verdict}"
+        )
+    rows = project(results, memory_mb) if results else []
+    if rows:
+        print_projection(rows, memory_mb, timeout_s)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50, help="generated member accounts (default 50)")
@@ -414,6 +442,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--port", type=int, default=5078, help="port of the benchmark's moto server")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="measure nothing: project again from the accounts a --json run saved (e.g. after MemorySize changed)",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -425,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sys.path.insert(0, str(ROOT / "src"))
     memory_mb, timeout_s = function_limits()
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        print(f"figures measured earlier, read from {args.from_json}")
+        report(saved["accounts"], saved["large"], args.roles, memory_mb, timeout_s)
+        return 0
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; moto server and the step in separate processes")
     bench = Bench(args.port, args.accounts, args.large)
     results: list[dict[str, Any]] = []
@@ -441,18 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             print_account(large[-1])
     finally:
         bench.close()
-    if results:
-        summarize(f"{args.roles:,}-role accounts", results)
-    for r in large:
-        estimate = lambda_seconds(r, memory_mb)
-        verdict = "fits" if r["peak_mb"] < memory_mb and estimate < timeout_s else "DOES NOT FIT"
-        print(
-            f"\n{r['roles']:,} roles: {r['wall_seconds']} s wall, {r['cpu_seconds']} s CPU, peak {r['peak_mb']} MB; "
-            f"on Lambda about {estimate:.0f} s of {timeout_s} s and {r['peak_mb']} of {memory_mb} MB: {verdict}"
-        )
-    rows = project(results, memory_mb) if results else []
-    if rows:
-        print_projection(rows, memory_mb, timeout_s)
+    rows = report(results, large, args.roles, memory_mb, timeout_s)
     if args.json:
         args.json.write_text(
             json.dumps({"accounts": results, "large": large, "projection": rows, "setup": bench.setup}, indent=1),

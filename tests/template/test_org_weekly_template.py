@@ -225,3 +225,13 @@ def test_the_organization_run_may_read_the_security_account_itself(template):
     account_reads = {a for g in declarations() if g.module == "rolewatch.inventory.account_reader" for a in g.actions}
     assert account_reads >= {"iam:GetAccountAuthorizationDetails", "iam:ListRoles", "ec2:DescribeRegions"}
     assert account_reads <= granted_actions(template, "OrgAuditRole", ORGANIZATION)
+
+
+def test_the_per_account_step_has_the_memory_of_a_large_account(template):
+    """The step holds one whole account: about 86 MB per 1,000 roles (benchmarks/README.md). Its memory is
+    a parameter whose default holds a 20,000-role account (1,874 MB measured) and whose range is Lambda's."""
+    function = template["Resources"]["OrgAuditFunction"]["Properties"]
+    assert function["MemorySize"] == {"Ref": "OrganizationAuditMemorySize"}
+    parameter = template["Parameters"]["OrganizationAuditMemorySize"]
+    assert (parameter["Type"], parameter["MinValue"], parameter["MaxValue"]) == ("Number", 1024, 10240)
+    assert parameter["Default"] >= 2 * 1024 + 512  # 20,000 roles and the runtime, with room to spare
