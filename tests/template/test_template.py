@@ -111,7 +111,8 @@ def test_sizes_and_concurrency(template):
     account = template["Resources"]["AccountAuditFunction"]["Properties"]
     assert (event["MemorySize"], event["Timeout"]) == (512, 60)
     assert event["ReservedConcurrentExecutions"] == {"Ref": "EventAuditConcurrency"}
-    assert (account["MemorySize"], account["Timeout"], account["ReservedConcurrentExecutions"]) == (1024, 900, 1)
+    # The whole-account audit holds the account: 1,874 MB measured at 20,000 roles (benchmarks/README.md).
+    assert (account["MemorySize"], account["Timeout"], account["ReservedConcurrentExecutions"]) == (3008, 900, 1)
 
 
 def test_environment_names_are_the_contract(template):
