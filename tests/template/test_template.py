@@ -14,6 +14,7 @@ from cfn_template import (
     TEMPLATE,
     Resolver,
     as_list,
+    declarations,
     declared_actions,
     function_role,
     granted_actions,
@@ -262,8 +263,7 @@ def test_weekly_schedule(template):
 
 def test_dead_letter_alarm_publishes_to_its_own_topic(template, resolved):
     """A broken or deleted report topic must not silence the alarm that says reports are failing."""
-    (alarm,) = resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-    props = alarm["Properties"]
+    props = template["Resources"]["DeadLetterAlarm"]["Properties"]
     assert props["Dimensions"] == [
         {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AuditDeadLetterQueue", "QueueName"]}}
     ]
@@ -274,16 +274,71 @@ def test_dead_letter_alarm_publishes_to_its_own_topic(template, resolved):
     statements = resolved["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     [allow] = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == alarm_arn
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == [alarm_arn]
+
+
+@pytest.mark.parametrize("mode", ["account", "organization"])
+def test_every_alarm_may_publish_to_the_alarm_topic_through_the_key(template, mode):
+    """Each alarm of the mode (the organization run's own in organization mode) is admitted by the alarm
+    topic's policy and the key's, by name; an alarm left out would be refused on AWS, silently."""
+    parameters = {"DeploymentMode": mode, "OrganizationId": "o-abcdefghij" if mode == "organization" else ""}
+    resolver = Resolver(template, parameters)
+    resources = resolver.value(template["Resources"])
+    alarms = {
+        f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{r['Properties']['AlarmName']}"
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and ("Condition" not in r or resolver.condition(r["Condition"]))
+    }
+    assert len(alarms) == (2 if mode == "organization" else 1)
+    for policy, sid in (
+        ("AlarmTopicPolicy", "DeadLetterAlarmPublishes"),
+        ("ReportKey", "CloudWatchAlarmsPublishToTopic"),
+    ):
+        document = resources[policy]["Properties"]["KeyPolicy" if policy == "ReportKey" else "PolicyDocument"]
+        [statement] = [s for s in document["Statement"] if s.get("Sid") == sid]
+        assert set(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == alarms, policy
+
+
+def test_a_failed_organization_run_raises_the_alarm(template):
+    """Failed, timed-out and aborted executions of the weekly organization run, summed, on AlarmTopic."""
+    alarm = template["Resources"]["OrganizationAuditFailedAlarm"]
+    assert alarm["Condition"] == "OrganizationMode"
+    props = alarm["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    metrics = {m["MetricStat"]["Metric"]["MetricName"]: m for m in props["Metrics"] if "MetricStat" in m}
+    assert set(metrics) == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    for metric in metrics.values():
+        assert metric["MetricStat"]["Metric"]["Dimensions"] == [
+            {"Name": "StateMachineArn", "Value": {"Ref": "OrganizationAuditStateMachine"}}
+        ]
+    [expression] = [m for m in props["Metrics"] if m.get("ReturnData")]
+    assert set(expression["Expression"].replace("+", " ").split()) == {m["Id"] for m in metrics.values()}
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
 def _statements(resolved: dict, policy: str) -> list[dict]:
     return resolved[policy]["Properties"]["PolicyDocument"]["Statement"]
 
 
-def test_only_the_two_functions_may_publish_reports(resolved):
-    roles = sorted(f"arn:aws:iam::{ACCOUNT}:role/rolewatch-{name}" for name in ("EventAuditRole", "AccountAuditRole"))
-    statements = _statements(resolved, "ReportTopicPolicy")
+@pytest.mark.parametrize("mode", ["account", "organization"])
+def test_exactly_the_functions_that_publish_may_publish_reports(template, mode):
+    """The topic's Deny admits the roles of the functions whose code declares sns:Publish, in each mode:
+    a publishing function left out (the weekly organization run) would be refused by the Deny on AWS,
+    which moto does not enforce."""
+    parameters = {"DeploymentMode": mode, "OrganizationId": "o-abcdefghij" if mode == "organization" else ""}
+    resolver = Resolver(template, parameters)
+    resources = resolver.value(template["Resources"])
+    publishers = {
+        function_role(template, function)
+        for g in declarations()
+        if "sns:Publish" in g.actions and (g.only_if is None or resolver.condition(g.only_if))
+        for function in g.functions
+        if function in resources
+        and ("Condition" not in resources[function] or resolver.condition(resources[function]["Condition"]))
+    }
+    assert ("OrgAuditRole" in publishers) is (mode == "organization")
+    roles = sorted(f"arn:aws:iam::{ACCOUNT}:role/rolewatch-{name}" for name in publishers)
+    statements = _statements(resources, "ReportTopicPolicy")
     [deny] = [s for s in statements if s["Effect"] == "Deny" and s["Action"] == "sns:Publish"]
     assert deny["Principal"] == "*"
     assert sorted(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]) == roles
@@ -309,11 +364,9 @@ def test_the_key_admits_only_this_stacks_alarm_and_rules(resolved):
     statements = {s["Sid"]: s for s in resolved["ReportKey"]["Properties"]["KeyPolicy"]["Statement"]}
     for sid in ("CloudWatchAlarmsPublishToTopic", "EventBridgeDeadLetters"):
         assert statements[sid]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT, sid
-    alarm = statements["CloudWatchAlarmsPublishToTopic"]["Condition"]["ArnEquals"]["aws:SourceArn"]
-    assert (
-        alarm
-        == f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{resolved['DeadLetterAlarm']['Properties']['AlarmName']}"
-    )
+    alarms = statements["CloudWatchAlarmsPublishToTopic"]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    name = resolved["DeadLetterAlarm"]["Properties"]["AlarmName"]
+    assert alarms == [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{name}"]  # account mode: that alarm only
 
 
 def test_dead_letters_and_idempotency_records_outlive_the_stack(template):
