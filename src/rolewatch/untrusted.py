@@ -70,6 +70,16 @@ def inert_markup(text: str) -> str:
     return inert_mentions(_OPENING_MARKUP.sub("\u2039", text))
 
 
+_LINK = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def inert_links(text: str) -> str:
+    """URLs defanged as threat reports write them (`https://evil.example` shows as
+    `https[:]//evil.example`), so a plain-text report's mail client does not make a name chosen by an
+    attacker a link inside a trusted security report."""
+    return _LINK.sub(r"\1[:]//", text)
+
+
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, saying how many were left out."""
     if len(text) <= limit:

@@ -14,6 +14,7 @@ from moto import mock_aws
 from org_accounts import CENTRAL_ACCOUNT, REGION, Organization, create_organization, seed_member
 
 from rolewatch.inventory.clients import AwsClients, make_clients
+from rolewatch.org.accounts import every_account
 from rolewatch.org.credentials import (
     MEMBERSHIP_UNVERIFIED,
     MIN_SESSION_SECONDS,
@@ -169,3 +170,42 @@ def test_session_names_are_valid_for_sts(given: str, expected: str) -> None:
 def test_sessions_shorter_than_stss_minimum_are_refused(central: AwsClients) -> None:
     with pytest.raises(ValueError, match="at least 900"):
         MemberAccounts(central, central_account=CENTRAL_ACCOUNT, session_seconds=600)
+
+
+def described(account_id: str, **state: str) -> dict:
+    """DescribeAccount's answer as Organizations gives it since `Status` was retired (2026-09-09): `State`."""
+    return {"Account": {"Id": account_id, "Name": "alpha", "Arn": f"arn:aws:organizations::{account_id}", **state}}
+
+
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [
+        ({"State": "ACTIVE"}, None),
+        ({"State": "ACTIVE", "Status": "SUSPENDED"}, None),  # State is the current field
+        ({"State": "CLOSED"}, SUSPENDED),
+        ({"State": "PENDING_CLOSURE"}, SUSPENDED),
+        ({"State": "PENDING_ACTIVATION"}, MEMBERSHIP_UNVERIFIED),
+        ({"Status": "SUSPENDED"}, SUSPENDED),  # an answer from before the retirement
+    ],
+    ids=["active", "state-wins", "closed", "pending-closure", "pending-activation", "status-only"],
+)
+def test_membership_reads_the_accounts_state(org: Organization, central: AwsClients, state: dict, kind: str) -> None:
+    members = MemberAccounts(central, central_account=CENTRAL_ACCOUNT)
+    account = org.account("alpha")
+    with Stubber(central.client("organizations")) as stub:
+        stub.add_response("describe_account", described(account, **state), {"AccountId": account})
+        if kind is None:
+            assert "alpha-app" in role_names(members.clients_for(account, reason_id=EVENT_ID))
+            return
+        with pytest.raises(AccountUnavailable) as caught:
+            members.clients_for(account, reason_id=EVENT_ID)
+    assert caught.value.kind == kind
+    assert f"account status is {next(iter(state.values()))}, not ACTIVE" in caught.value.reason
+
+
+def test_the_weekly_listing_reads_the_accounts_state(central: AwsClients) -> None:
+    listed = [described(a, State=s)["Account"] for a, s in (("111111111111", "ACTIVE"), ("222222222222", "CLOSED"))]
+    with Stubber(central.client("organizations")) as stub:
+        stub.add_response("list_accounts", {"Accounts": listed}, {})
+        accounts = every_account(central.client("organizations"))
+    assert [(a.id, a.status) for a in accounts] == [("111111111111", "ACTIVE"), ("222222222222", "CLOSED")]

@@ -10,7 +10,14 @@ from typing import Any
 from bs4 import BeautifulSoup
 from test_hostile_content import HOSTILE
 
-from rolewatch.org.report import PROBLEMS_SHOWN, AccountOutcome, RunContext, build_org_report, render_org_html
+from rolewatch.org.report import (
+    PROBLEMS_SHOWN,
+    AccountOutcome,
+    RunContext,
+    build_org_report,
+    render_org_html,
+    render_org_summary,
+)
 
 BUCKET = "rolewatch-reports-111122223333"
 # An account owner names the account; AWS error messages quote what callers sent.
@@ -164,3 +171,13 @@ def test_hostile_account_names_reasons_and_links_stay_text() -> None:
         assert "\\u202e" in section.h3.get_text() and "\\n" in section.h3.get_text()  # hidden characters made visible
     assert first.get_text().count(HOSTILE["html"]) == 4  # name, category, source not read, integration note
     assert HOSTILE["html"] in second.p.get_text()
+
+
+def test_an_account_name_in_the_text_summary_is_quoted_and_links_nothing() -> None:
+    """The plain-text SNS summary: a name that looks like a result or a link (any printable ASCII, as
+    AWS allows) stays a quoted, defanged name; newlines and mentions are inert as everywhere."""
+    hostile = "[click](https://evil.example/x): clean; 0 new\n@here"
+    summary = render_org_summary(organization(audited("111111111111", hostile, high=1)))
+    [line] = [line for line in summary.splitlines() if "111111111111" in line and "high" in line]
+    assert "https://evil" not in summary and "https[:]//evil.example/x" in line
+    assert line.strip().startswith("111111111111 «[click](https[:]//evil.example/x): clean; 0 new\\n＠here»: 1 high")

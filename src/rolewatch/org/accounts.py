@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rolewatch.aws_permissions import ORG_AUDIT, requires
 from rolewatch.inventory.clients import AwsClients
-from rolewatch.org.credentials import ORGANIZATION_MODE
+from rolewatch.org.credentials import ORGANIZATION_MODE, account_state
 
 ACTIVE = "ACTIVE"
 
@@ -82,7 +82,7 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
 
 
 def _account(data: dict[str, Any]) -> Account:
-    return Account(id=str(data["Id"]), name=str(data.get("Name", "")), status=str(data.get("Status", "")))
+    return Account(id=str(data["Id"]), name=str(data.get("Name", "")), status=account_state(data))
 
 
 @requires("organizations:ListAccounts", by=ORG_AUDIT, only_if=ORGANIZATION_MODE)

@@ -191,9 +191,9 @@ class MemberAccounts:
             ) from exc
         except BotoCoreError as exc:
             raise AccountUnavailable(account_id, UNREACHABLE, f"AWS Organizations unreachable ({exc})") from exc
-        status = str(account.get("Status", ""))
+        status = account_state(account)
         if status != "ACTIVE":
-            kind = SUSPENDED if status in ("SUSPENDED", "PENDING_CLOSURE") else MEMBERSHIP_UNVERIFIED
+            kind = SUSPENDED if status in ("SUSPENDED", "PENDING_CLOSURE", "CLOSED") else MEMBERSHIP_UNVERIFIED
             raise AccountUnavailable(account_id, kind, f"account status is {status or 'unknown'}, not ACTIVE")
         self._members.add(account_id)
 
@@ -242,6 +242,13 @@ class MemberAccounts:
 
 
 @requires("organizations:DescribeAccount", by=(EVENT_AUDIT, ORG_AUDIT), only_if=ORGANIZATION_MODE)
+def account_state(account: dict[str, Any]) -> str:
+    """An Organizations account's life-cycle state: `State` (PENDING_ACTIVATION, ACTIVE, SUSPENDED,
+    PENDING_CLOSURE, CLOSED), else the `Status` AWS retired on 2026-09-09 (ACTIVE, SUSPENDED,
+    PENDING_CLOSURE), which older endpoints and moto still send; "" when neither is there."""
+    return str(account.get("State") or account.get("Status") or "")
+
+
 def describe_member(central: AwsClients, account_id: str) -> dict[str, Any]:
     """The organization's record of an account (Id, Name, Status); AccountNotFoundException if not a member."""
     return dict(central.client("organizations").describe_account(AccountId=account_id)["Account"])

@@ -25,7 +25,7 @@ from typing import Any
 from rolewatch.model import Severity
 from rolewatch.report.notification import AttributeValue, Notification, fit_subject
 from rolewatch.report.render_html import CSS, SEVERITY_COLOURS
-from rolewatch.untrusted import display, printable
+from rolewatch.untrusted import display, inert_links, printable
 
 SCHEMA = "rolewatch.org-report/v1"
 AUDITED = "audited"
@@ -206,8 +206,10 @@ def _counts(by_severity: Mapping[str, int]) -> str:
 
 
 def _who(account: Mapping[str, Any]) -> str:
-    name = display(account.get("name") or "", 60)
-    return f"{account['account_id']} ({name})" if name else str(account["account_id"])
+    """The account id, and its name in guillemets: a member's administrator chooses the name (any
+    printable ASCII), so it must not read as part of the line's result nor become a link."""
+    name = inert_links(display(account.get("name") or "", 60))
+    return f"{account['account_id']} «{name}»" if name else str(account["account_id"])
 
 
 def render_org_summary(report: Mapping[str, Any]) -> str:
