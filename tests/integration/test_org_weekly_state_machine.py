@@ -304,4 +304,4 @@ def test_a_throttled_assume_role_inside_the_map_is_retried_then_reported_and_the
     audited = {a["account_id"] for a in report["accounts"]}
     assert audited == {CENTRAL_ACCOUNT, org.account("beta"), org.account("delta")}
     [message] = stack.messages()
-    assert f"{alpha} (alpha): AssumeRole of arn:aws:iam::{alpha}:role/rolewatch-reader throttled" in message["Message"]
+    assert f"{alpha} «alpha»: AssumeRole of arn:aws:iam::{alpha}:role/rolewatch-reader throttled" in message["Message"]
