@@ -6,6 +6,7 @@ the single-account weekly schedule."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from typing import Any
@@ -25,7 +26,7 @@ from cfn_template import (
 )
 
 from rolewatch.org.accounts import Selection
-from rolewatch.org_audit import ORGANIZATION_PREFIX
+from rolewatch.org_audit import ORGANIZATION_PREFIX, run_prefix
 from rolewatch.policy.catalogue import catalogue
 
 ORGANIZATION = {"DeploymentMode": "organization", "OrganizationId": "o-abcdefghij"}
@@ -76,9 +77,16 @@ def test_the_state_machine_role_grants_its_steps_items_and_child_executions(temp
     function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-OrgAuditFunction"
     assert as_list(granted["InvokeSteps"]["Action"]) == ["lambda:InvokeFunction"]
     assert granted["InvokeSteps"]["Resource"] == [function, f"{function}:*"]
-    # The ItemReader reads the listing the first step writes, under the organization prefix only.
     assert as_list(granted["ReadMapItems"]["Action"]) == ["s3:GetObject"]
-    assert granted["ReadMapItems"]["Resource"] == f"arn:aws:s3:::{STACK}-reportbucket/{ORGANIZATION_PREFIX}/*"
+    # Only the items files the list step writes (run_prefix(run_id)/items.json), not the reports beside them.
+    items = f"arn:aws:s3:::{STACK}-reportbucket/{ORGANIZATION_PREFIX}/runs/*/items.json"
+    assert granted["ReadMapItems"]["Resource"] == items
+    assert fnmatch.fnmatchcase(f"arn:aws:s3:::{STACK}-reportbucket/{run_prefix('weekly-1')}/items.json", items)
+    assert not fnmatch.fnmatchcase(
+        f"arn:aws:s3:::{STACK}-reportbucket/{ORGANIZATION_PREFIX}/2026-12-04/report.json", items
+    )
+    # Its key is decrypted only for S3 (the ItemReader's GetObject), not for any other use.
+    assert granted["DecryptMapItems"]["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert granted["DecryptMapItems"]["Resource"].startswith(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/")
     # Child executions of the Distributed Map: this state machine only, by the name the template gives it.
     assert granted["RunChildExecutions"]["Resource"] == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
