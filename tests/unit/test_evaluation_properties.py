@@ -144,3 +144,18 @@ def test_order_of_policies_and_statements_does_not_matter(items: list[list[dict[
     rng.shuffle(shuffled_items)
     shuffled = evaluate([document(s) for s in shuffled_items])
     assert masks(shuffled) == masks(original)
+
+
+def test_two_denies_that_together_cover_an_allows_resources_remove_it_in_either_order() -> None:
+    """Found by the property above: Deny on arn:aws:s3:::* and Deny on every resource but
+    arn:aws:s3:::* together deny everything, whichever policy (and so whichever deny) comes first."""
+    covering = [
+        {"Effect": "Allow", "NotAction": ["*"], "NotResource": ["*"]},
+        {"Effect": "Deny", "Action": ["*"], "NotResource": ["arn:aws:s3:::*"]},
+    ]
+    allow_and_deny = [
+        {"Effect": "Allow", "Action": ["*"], "Resource": ["arn:aws:s3:::*", "arn:aws:iam::*:role/*"]},
+        {"Effect": "Deny", "Action": ["*"], "Resource": ["arn:aws:s3:::*"]},
+    ]
+    for order in ([covering, allow_and_deny], [allow_and_deny, covering]):
+        assert masks(evaluate([document(s) for s in order])) == (0, 0, 0, 0)

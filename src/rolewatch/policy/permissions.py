@@ -724,7 +724,15 @@ def _apply_deny(piece: LabeledGrant, deny: Grant) -> list[LabeledGrant]:
             excludes = piece.excludes + tuple(r for r in deny.resources if r not in piece.excludes)
             out.append(LabeledGrant(piece.policy, piece.grant, kept, piece.unrestricted_mask & kept, None, excludes))
         else:
-            out.append(_with(piece, kept, piece.unrestricted_mask & kept))
+            # The allow's resources this deny covers are gone for these actions too: a later deny (a
+            # NotResource one narrowing to exactly those) must not find them still allowed.
+            left = tuple(a for a in piece.includes if not any(glob_includes(d, a) for d in deny.resources))
+            if left == piece.includes:
+                out.append(_with(piece, kept, piece.unrestricted_mask & kept))
+            else:
+                out.append(
+                    LabeledGrant(piece.policy, piece.grant, kept, piece.unrestricted_mask & kept, left, piece.excludes)
+                )
     return out
 
 
