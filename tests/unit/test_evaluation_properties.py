@@ -159,3 +159,18 @@ def test_two_denies_that_together_cover_an_allows_resources_remove_it_in_either_
     ]
     for order in ([covering, allow_and_deny], [allow_and_deny, covering]):
         assert masks(evaluate([document(s) for s in order])) == (0, 0, 0, 0)
+
+
+
+def test_a_deny_of_the_objects_and_a_deny_of_all_but_the_objects_remove_a_bucket_wide_allow() -> None:
+    """The second example the property found: the allow's pattern (s3:::*) is wider than either deny's."""
+    all_but_objects = [
+        {"Effect": "Allow", "NotAction": ["*"], "NotResource": ["*"]},
+        {"Effect": "Deny", "Action": ["*"], "NotResource": ["arn:aws:s3:::*/*"]},
+    ]
+    allow_and_deny = [
+        {"Effect": "Allow", "Action": ["*"], "Resource": ["arn:aws:s3:::*"]},
+        {"Effect": "Deny", "Action": ["*"], "Resource": ["arn:aws:s3:::*/*"]},
+    ]
+    for order in ([all_but_objects, allow_and_deny], [allow_and_deny, all_but_objects]):
+        assert masks(evaluate([document(s) for s in order])) == (0, 0, 0, 0)
