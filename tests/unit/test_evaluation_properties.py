@@ -161,7 +161,6 @@ def test_two_denies_that_together_cover_an_allows_resources_remove_it_in_either_
         assert masks(evaluate([document(s) for s in order])) == (0, 0, 0, 0)
 
 
-
 def test_a_deny_of_the_objects_and_a_deny_of_all_but_the_objects_remove_a_bucket_wide_allow() -> None:
     """The second example the property found: the allow's pattern (s3:::*) is wider than either deny's."""
     all_but_objects = [
