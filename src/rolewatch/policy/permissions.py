@@ -567,6 +567,11 @@ class Permissions:
             for g in boundary_allows:
                 bound_any |= g.mask
                 bound_full |= g.full
+        # NotResource denies first: each narrows a piece to its exceptions, and only then can a Resource
+        # deny see every resource it covers (applied the other way round, a deny of s3:::*/* leaves an
+        # allow on s3:::* whole, which the narrowing then reduces to the very objects that deny removes).
+        # The result does not depend on the policies' order. Sorted once, not per allow.
+        cutting_order = sorted(denies, key=lambda d: not d.not_resource)
         grants: list[LabeledGrant] = []
         for label, policy in policies:
             for g in policy.allows:
@@ -582,11 +587,7 @@ class Permissions:
                     None if g.unrestricted else g.resources,
                     g.resources if g.not_resource else (),
                 )
-                # NotResource denies first: each narrows the piece to its exceptions, and only then can a
-                # Resource deny see every resource it covers (applied the other way round, a deny of
-                # s3:::*/* leaves an allow on s3:::* whole, which the narrowing then reduces to the very
-                # objects that deny removes). The result does not depend on the policies' order.
-                hits = sorted((d for d in denies if d.mask & g.mask), key=lambda d: not d.not_resource)
+                hits = [d for d in cutting_order if d.mask & g.mask]
                 if boundary is None and not hits:
                     grants.append(whole)  # the usual case: nothing cuts it (its mask is not empty)
                     continue
