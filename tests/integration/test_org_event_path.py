@@ -6,7 +6,6 @@ a silent skip."""
 from __future__ import annotations
 
 import copy
-import importlib
 import io
 import json
 from collections.abc import Iterator
@@ -20,7 +19,6 @@ from event_stack import EventStack, LambdaContext, create_event_stack
 from moto import mock_aws
 from org_accounts import CENTRAL_ACCOUNT, Organization, create_organization, member_session, seed_member
 
-import rolewatch.handlers.event_audit
 from rolewatch.event.triggers import parse_event
 from rolewatch.event_service import EventAuditService, idempotency_key
 from rolewatch.org.credentials import MemberAccounts
@@ -55,10 +53,9 @@ def org_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EventStack, Org
 
 
 @pytest.fixture
-def function(org_stack: tuple[EventStack, Organization]) -> Iterator[Any]:
-    module = importlib.reload(rolewatch.handlers.event_audit)
-    yield module
-    module.runtime.cache_clear()
+def stack(org_stack: tuple[EventStack, Organization]) -> EventStack:
+    """The central stack in organization mode: conftest's `function` loads the handler against it."""
+    return org_stack[0]
 
 
 def attach_admin(account_id: str, role: str = "app-role") -> None:

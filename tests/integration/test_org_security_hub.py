@@ -13,7 +13,6 @@ failure, and the step's metrics count it.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,7 +34,6 @@ from org_accounts import (
     seed_member,
 )
 
-import rolewatch.handlers.event_audit
 from rolewatch.org.credentials import MemberAccounts
 from rolewatch.org_audit import audit_member_step
 from rolewatch.report.render_asff import ID_PREFIX, product_arn
@@ -85,10 +83,9 @@ def org_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EventStack, Org
 
 
 @pytest.fixture
-def function(org_stack: tuple[EventStack, Organization]) -> Iterator[Any]:
-    module = importlib.reload(rolewatch.handlers.event_audit)
-    yield module
-    module.runtime.cache_clear()
+def stack(org_stack: tuple[EventStack, Organization]) -> EventStack:
+    """The central stack in organization mode: conftest's `function` loads the handler against it."""
+    return org_stack[0]
 
 
 def test_a_member_roles_findings_land_in_the_members_security_hub_and_are_archived_there(
